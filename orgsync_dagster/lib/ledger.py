@@ -1,0 +1,117 @@
+"""The durable sync ledger: what each record's last push was, and every outcome ever recorded.
+
+A push consults the ledger before each request. Writes are committed one record at a time, before the request
+(``in_flight``) and after it (the outcome), so a crash at any point leaves the truth on disk: a record is either
+known done (with its receipt), known failed, or ``in_flight``/``uncertain`` and must be reconciled with the remote
+system before it may be sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Engine
+
+from orgsync_dagster.lib.tables import sync_attempts, sync_ledger
+
+PLANNED, IN_FLIGHT, SUCCEEDED, FAILED, UNCERTAIN = "planned", "in_flight", "succeeded", "failed", "uncertain"
+UNRESOLVED = frozenset({IN_FLIGHT, UNCERTAIN})
+
+
+def payload_hash(payload) -> str:
+    """Stable hash of a JSON-able payload (key order does not matter)."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    record_key: str
+    action: str
+    payload_hash: str
+    status: str
+    receipt: str | None
+    error: str | None
+    attempts: int
+    run_id: str | None
+    updated_at: dt.datetime | None
+
+
+class Ledger:
+    def __init__(self, engine: Engine, sync: str, scope: str, run_id: str):
+        self.engine, self.sync, self.scope, self.run_id = engine, sync, scope, run_id
+
+    def _where(self):
+        return sa.and_(sync_ledger.c.sync == self.sync, sync_ledger.c.scope == self.scope)
+
+    def load(self, keys: Iterable[str] | None = None) -> dict[str, LedgerEntry]:
+        """Current entries, for the given keys (fetched in chunks) or for the whole scope."""
+        cols = [
+            sync_ledger.c.record_key, sync_ledger.c.action, sync_ledger.c.payload_hash, sync_ledger.c.status,
+            sync_ledger.c.receipt, sync_ledger.c.error, sync_ledger.c.attempts, sync_ledger.c.run_id,
+            sync_ledger.c.updated_at,
+        ]
+        out: dict[str, LedgerEntry] = {}
+        with self.engine.connect() as conn:
+            if keys is None:
+                chunks = [None]
+            else:
+                keys = list(keys)
+                chunks = [keys[i : i + 5000] for i in range(0, len(keys), 5000)]
+            for chunk in chunks:
+                q = sa.select(*cols).where(self._where())
+                if chunk is not None:
+                    if not chunk:
+                        continue
+                    q = q.where(sync_ledger.c.record_key.in_(chunk))
+                for row in conn.execute(q):
+                    out[row.record_key] = LedgerEntry(*row)
+        return out
+
+    def unresolved(self) -> dict[str, LedgerEntry]:
+        """Records a crash or an unanswered write left in an unknown state."""
+        return {k: e for k, e in self.load().items() if e.status in UNRESOLVED}
+
+    def _upsert(self, conn, key: str, action: str, phash: str, status: str, *, bump_attempts=False, **extra):
+        values = dict(
+            sync=self.sync, scope=self.scope, record_key=key, action=action, payload_hash=phash, status=status,
+            run_id=self.run_id, updated_at=sa.func.now(), attempts=1 if bump_attempts else 0, **extra,
+        )
+        stmt = pg_insert(sync_ledger).values(**values)
+        update = {k: stmt.excluded[k] for k in ("action", "payload_hash", "status", "run_id", "updated_at", *extra)}
+        if bump_attempts:
+            update["attempts"] = sync_ledger.c.attempts + 1
+        conn.execute(stmt.on_conflict_do_update(index_elements=["sync", "scope", "record_key"], set_=update))
+
+    def mark_in_flight(self, key: str, action: str, phash: str) -> None:
+        """Committed before the request is sent: a crash after this point is detectable."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, key, action, phash, IN_FLIGHT, bump_attempts=True, error=None)
+
+    def record(
+        self, key: str, action: str, phash: str, outcome: str, *, receipt: str | None = None,
+        error: str | None = None, http_status: int | None = None,
+    ) -> None:
+        """Record one outcome: the ledger's current state and the append-only attempt log, in one transaction."""
+        status = SUCCEEDED if outcome in (SUCCEEDED, "reconciled") else outcome
+        with self.engine.begin() as conn:
+            self._upsert(conn, key, action, phash, status, receipt=receipt, error=error)
+            conn.execute(
+                sync_attempts.insert().values(
+                    sync=self.sync, scope=self.scope, record_key=key, action=action, payload_hash=phash,
+                    outcome=outcome, receipt=receipt, error=error, http_status=http_status, run_id=self.run_id,
+                )
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(sync_ledger.c.status, sa.func.count()).where(self._where()).group_by(sync_ledger.c.status)
+            ).all()
+        return {s: int(n) for s, n in rows}

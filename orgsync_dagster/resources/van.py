@@ -1,0 +1,186 @@
+"""NGP VAN API v4: one API key per VAN instance (e.g. per state). One method per remote call; paging, retries,
+rate limiting, budget and metering come from the shared HTTP layer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from orgsync_dagster.resources.http import DailyBudget, HttpClient, RequestMeter, TokenBucket
+
+VAN_DEFAULT_URL = "https://api.securevan.com/v4/"
+EVENTS_MAX_TOP = 50  # VAN's maximum page size for GET /events
+LIST_MAX_TOP = 200  # maximum page size of the other paginated collections
+
+
+class VanConfigError(ValueError):
+    """VAN is not configured for what was asked (unknown instance, malformed key map...)."""
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """``{"MI": "key", "WI": "key"}`` (JSON) or ``MI=key,WI=key``. Values never appear in error messages."""
+    raw = (raw or "").strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise VanConfigError("VAN_API_KEYS is not valid JSON (expected {\"MI\": \"<key>\", ...})") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
+            raise VanConfigError("VAN_API_KEYS must map each instance name to a non-empty key string")
+        return {str(k): v for k, v in data.items()}
+    out = {}
+    for part in raw.split(","):
+        name, sep, key = part.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise VanConfigError("VAN_API_KEYS must look like MI=<key>,WI=<key> or a JSON object")
+        out[name.strip()] = key.strip()
+    return out
+
+
+class VanClient:
+    """Calls to one VAN instance. Every method is exactly one request, except listings (one per page)."""
+
+    def __init__(self, http: HttpClient, instance: str):
+        self.http, self.instance = http, instance
+
+    @property
+    def requests_sent(self) -> int:
+        return self.http.requests_sent
+
+    # events ------------------------------------------------------------------------------------------------
+    def list_events(
+        self,
+        *,
+        event_type_ids: Iterable[int] | None = None,
+        starting_after: str | None = None,
+        starting_before: str | None = None,
+        expand: Iterable[str] = ("locations", "shifts", "roles"),
+    ) -> Iterator[dict]:
+        params: dict[str, Any] = {"$top": EVENTS_MAX_TOP}
+        if event_type_ids:
+            params["eventTypeIds"] = ",".join(str(i) for i in event_type_ids)
+        if starting_after:
+            params["startingAfter"] = starting_after
+        if starting_before:
+            params["startingBefore"] = starting_before
+        if expand:
+            params["$expand"] = ",".join(expand)
+        return self.http.paginate_next_link("events", params)
+
+    def get_event(self, event_id: int, expand: Iterable[str] = ("locations", "shifts", "roles")) -> dict:
+        return self.http.get_json(f"events/{int(event_id)}", {"$expand": ",".join(expand)} if expand else None)
+
+    def create_event(self, payload: dict) -> int:
+        # not an upsert: never retried blindly (the sync engine reconciles by shortName)
+        return int(self.http.request("POST", "events", json=payload).json())
+
+    def update_event(self, event_id: int, payload: dict) -> None:
+        self.http.request("PUT", f"events/{int(event_id)}", json=payload)
+
+    def event_types(self) -> list[dict]:
+        return self.http.get_json("events/types")
+
+    # locations -----------------------------------------------------------------------------------------------
+    def find_or_create_location(self, payload: dict) -> int:
+        return int(self.http.request("POST", "locations/findOrCreate", json=payload, retry_unsafe=True).json())
+
+    # signups -------------------------------------------------------------------------------------------------
+    def list_signups(self, *, event_id: int | None = None, van_id: int | None = None) -> Iterator[dict]:
+        params: dict[str, Any] = {"$top": LIST_MAX_TOP}
+        if event_id is not None:
+            params["eventId"] = int(event_id)
+        if van_id is not None:
+            params["vanId"] = int(van_id)
+        return self.http.paginate_next_link("signups", params)
+
+    def upsert_signup(self, payload: dict) -> int:
+        """POST /signups creates or updates (same person+event+role+shift): an upsert, safe to retry."""
+        return int(self.http.request("POST", "signups", json=payload, retry_unsafe=True).json())
+
+    def signup_statuses(self, *, event_type_id: int | None = None, event_id: int | None = None) -> list[dict]:
+        params = {"eventTypeId": event_type_id} if event_type_id is not None else {"eventId": event_id}
+        return self.http.get_json("signups/statuses", params)
+
+    # people --------------------------------------------------------------------------------------------------
+    def find_or_create_person(self, payload: dict) -> int:
+        """201 (created) or 302 (matched): the vanId is read from the body or the Location header, without
+        following the redirect (which would cost a second request)."""
+        resp = self.http.request("POST", "people/findOrCreate", json=payload, retry_unsafe=True)
+        try:
+            return int(resp.json()["vanId"])
+        except (ValueError, KeyError, TypeError):
+            return int(resp.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+
+    def get_person(self, van_id: int, expand: Iterable[str] = ("phones",)) -> dict:
+        return self.http.get_json(f"people/{int(van_id)}", {"$expand": ",".join(expand)} if expand else None)
+
+    def post_canvass_response(self, van_id: int, payload: dict) -> None:
+        """Not idempotent after VAN's one-hour matching window: never retried blindly."""
+        self.http.request("POST", f"people/{int(van_id)}/canvassResponses", json=payload)
+
+    # reference data ------------------------------------------------------------------------------------------
+    def result_codes(self) -> list[dict]:
+        return self.http.get_json("canvassResponses/resultCodes")
+
+    def contact_types(self) -> list[dict]:
+        return self.http.get_json("canvassResponses/contactTypes")
+
+    def input_types(self) -> list[dict]:
+        return self.http.get_json("canvassResponses/inputTypes")
+
+    def survey_questions(self) -> Iterator[dict]:
+        return self.http.paginate_next_link("surveyQuestions", {"$top": LIST_MAX_TOP})
+
+    def activist_codes(self) -> Iterator[dict]:
+        return self.http.paginate_next_link("activistCodes", {"$top": LIST_MAX_TOP})
+
+
+class VanResource(dg.ConfigurableResource):
+    """NGP VAN v4, one API key per instance (state). Keys come from the environment (EnvVar VAN_API_KEYS)."""
+
+    api_keys: str = Field(
+        default="", description='Instance -> API key, JSON {"MI": "<key>"} or MI=<key>,WI=<key> (use EnvVar).'
+    )
+    application_name: str = Field(default="orgsync", description="VAN application name (Basic auth user).")
+    db_mode: int = Field(default=1, description="0 = MyVoters (VoterFile), 1 = MyCampaign.")
+    base_url: str = Field(default=VAN_DEFAULT_URL, description="API base URL ending in /v4/.")
+    requests_per_second: float = Field(default=2.0, description="Client-side rate limit per instance.")
+    timeout_seconds: float = Field(default=32.0, description="Per-request timeout.")
+    max_retries: int = Field(default=5, description="Retries on 429/5xx (writes only where safe).")
+    daily_request_budget: int | None = Field(
+        default=None, description="Stop sending to an instance after this many requests in a day (None: no cap)."
+    )
+
+    def instances(self) -> list[str]:
+        return sorted(parse_api_keys(self.api_keys))
+
+    def client(self, instance: str, *, meter: RequestMeter | None = None, budget_spent=None) -> VanClient:
+        keys = parse_api_keys(self.api_keys)
+        if instance not in keys:
+            raise VanConfigError(
+                f"no VAN API key configured for instance {instance!r} (configured: {sorted(keys) or 'none'})"
+            )
+        if self.db_mode not in (0, 1):
+            raise VanConfigError("db_mode must be 0 (MyVoters) or 1 (MyCampaign)")
+        budget = None
+        if self.daily_request_budget is not None and budget_spent is not None:
+            budget = DailyBudget(self.daily_request_budget, budget_spent)
+        http = HttpClient(
+            self.base_url,
+            system="van",
+            instance=instance,
+            auth=(self.application_name, f"{keys[instance]}|{self.db_mode}"),
+            headers={"Content-Type": "application/json"},
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            rate_limiter=TokenBucket(self.requests_per_second),
+            meter=meter,
+            budget=budget,
+        )
+        return VanClient(http, instance)

@@ -1,0 +1,46 @@
+"""The warehouse: PostgreSQL through SQLAlchemy 2. With no URL configured, an embedded PostgreSQL is used."""
+
+from __future__ import annotations
+
+import threading
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.engine import Engine
+
+from orgsync_dagster.lib.embedded_pg import normalize_url, start_embedded
+from orgsync_dagster.lib.tables import ensure_schema
+
+_engines: dict[str, Engine] = {}
+_ready: set[str] = set()
+_lock = threading.Lock()
+
+
+def engine_for(url: str | None, embedded_dir: str | None = None) -> Engine:
+    """One engine per URL per process, with every table created on first use."""
+    resolved = normalize_url(url) if url else start_embedded(embedded_dir)
+    with _lock:
+        engine = _engines.get(resolved)
+        if engine is None:
+            engine = sa.create_engine(resolved, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            _engines[resolved] = engine
+        if resolved not in _ready:
+            ensure_schema(engine)
+            _ready.add(resolved)
+    return engine
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """PostgreSQL warehouse holding the ActionKit copy, VAN mirrors, snapshots, the sync ledger and the meter."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy/PostgreSQL URL (set via EnvVar ORGSYNC_WAREHOUSE_URL). Empty: embedded PostgreSQL.",
+    )
+    embedded_dir: str | None = Field(
+        default=None, description="Data directory of the embedded PostgreSQL (default $ORGSYNC_HOME/pgdata)."
+    )
+
+    def get_engine(self) -> Engine:
+        return engine_for(self.url or None, self.embedded_dir)

@@ -1,0 +1,56 @@
+"""Shared fixtures: a real PostgreSQL (fresh database per test that asks for one) and a real sandbox server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from orgsync_dagster.lib import pg_test_server
+from orgsync_dagster.resources import warehouse as warehouse_mod
+
+_ADMIN: tuple[str, str] | None = None
+
+
+def _admin() -> tuple[str, str]:
+    global _ADMIN
+    if _ADMIN is None:
+        _ADMIN = pg_test_server.admin_url()
+    return _ADMIN
+
+
+def pytest_report_header(config):
+    return f"orgsync warehouse for tests: {_admin()[1]}"
+
+
+@pytest.fixture
+def pg_url():
+    """URL of a brand-new empty database (dropped after the test)."""
+    admin, _where = _admin()
+    url = pg_test_server.create_database(admin)
+    yield url
+    engine = warehouse_mod._engines.pop(pg_test_server.sa.engine.make_url(url).render_as_string(hide_password=False), None)
+    if engine is not None:
+        engine.dispose()
+    warehouse_mod._ready.discard(url)
+    pg_test_server.drop_database(admin, url)
+
+
+@pytest.fixture
+def engine(pg_url):
+    """SQLAlchemy engine on a fresh database with every orgsync table created."""
+    return warehouse_mod.engine_for(pg_url)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One sandbox server for the session; tests isolate themselves by using their own API keys."""
+    from orgsync_dagster.sandbox.server import SandboxServer
+
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def api_key():
+    return f"test-{uuid.uuid4().hex[:10]}"
