@@ -4,37 +4,59 @@ No credential is read at load time: secrets are EnvVars resolved when a run star
 `dagster definitions validate` works with no environment set.
 """
 
-import dagster as dg
+import importlib
+import os
 
-from orgsync_dagster.events import defs as events
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
 from orgsync_dagster.resources.action_network import ActionNetworkResource
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
+DOMAINS = ("events", "membership", "calls", "shifts")
 
-def _env_or_default(name: str, default: str):
-    """An EnvVar when the variable is set (value hidden in the UI), otherwise the default."""
-    import os
 
+def _env_or_default(name: str, default):
+    """An EnvVar when the variable is set (its value is then hidden in the UI), otherwise the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
-resources = {
-    "warehouse": WarehouseResource(url=_env_or_default("ORGSYNC_WAREHOUSE_URL", None)),
-    "van": VanResource(
-        api_keys=dg.EnvVar("VAN_API_KEYS"),
-        application_name=_env_or_default("VAN_APPLICATION_NAME", "orgsync"),
-        base_url=_env_or_default("VAN_URL", "https://api.securevan.com/v4/"),
-    ),
-    "action_network": ActionNetworkResource(
-        api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"),
-        base_url=_env_or_default("ACTION_NETWORK_URL", "https://actionnetwork.org/api/v2/"),
-    ),
-    "slack": SlackResource(webhook_url=_env_or_default("SLACK_WEBHOOK_URL", "")),
-}
+def shared_resources() -> dict:
+    return {
+        "warehouse": WarehouseResource(url=_env_or_default("ORGSYNC_WAREHOUSE_URL", None)),
+        "van": VanResource(
+            api_keys=dg.EnvVar("VAN_API_KEYS"),
+            application_name=_env_or_default("VAN_APPLICATION_NAME", "orgsync"),
+            base_url=_env_or_default("VAN_URL", "https://api.securevan.com/v4/"),
+            requests_per_second=float(os.environ.get("VAN_REQUESTS_PER_SECOND", "2")),
+            daily_request_budget=int(os.environ["VAN_DAILY_REQUEST_BUDGET"]) if os.environ.get("VAN_DAILY_REQUEST_BUDGET") else None,
+        ),
+        "action_network": ActionNetworkResource(
+            api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"),
+            base_url=_env_or_default("ACTION_NETWORK_URL", "https://actionnetwork.org/api/v2/"),
+            requests_per_second=float(os.environ.get("ACTION_NETWORK_REQUESTS_PER_SECOND", "4")),
+        ),
+        "slack": SlackResource(webhook_url=_env_or_default("SLACK_WEBHOOK_URL", "")),
+        "s3": S3Resource(
+            endpoint_url=_env_or_default("ORGSYNC_S3_ENDPOINT_URL", None),
+            region_name=_env_or_default("AWS_DEFAULT_REGION", "us-east-1"),
+        ),
+    }
 
-defs = dg.Definitions.merge(
-    events.defs,
-    dg.Definitions(resources=resources),
-)
+
+def _domain_defs() -> list:
+    """Each domain's `defs.py` (assets, checks, sensors, schedules, jobs and its own resources)."""
+    found = []
+    for name in DOMAINS:
+        module_name = f"orgsync_dagster.{name}.defs"
+        try:
+            found.append(importlib.import_module(module_name).defs)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+    return found
+
+
+defs = dg.Definitions.merge(*_domain_defs(), dg.Definitions(resources=shared_resources()))

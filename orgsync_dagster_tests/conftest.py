@@ -54,3 +54,20 @@ def sandbox():
 @pytest.fixture
 def api_key():
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def dagster_instance(pg_url, tmp_path, monkeypatch):
+    """A Dagster instance configured by the repo's dagster.yaml, with its storage in real PostgreSQL."""
+    import shutil
+    from pathlib import Path
+
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    instance = dg.DagsterInstance.from_config(str(home))
+    yield instance
+    instance.dispose()

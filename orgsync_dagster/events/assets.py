@@ -12,7 +12,7 @@ from orgsync_dagster.events.tables import ak_events_event, ak_events_validated, 
 from orgsync_dagster.events.target import LOCATIONS_SYNC, VanEventsTarget, upsert_mirror
 from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.lib.ledger import Ledger
-from orgsync_dagster.lib.runtime import ledger_factory, markdown_table, metered
+from orgsync_dagster.lib.runtime import api_failures, ledger_factory, markdown_table, metered
 from orgsync_dagster.lib.sync import SyncEngine
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
@@ -98,7 +98,7 @@ def van_events_mirror(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     instance = context.partition_key
     s = settings()
     engine = warehouse.get_engine()
-    with metered(engine) as meter:
+    with metered(engine) as meter, api_failures(f"VAN export for {instance}"):
         client = van.client(instance, meter=meter)
         types = client.event_types()
         with engine.begin() as conn:
@@ -178,7 +178,7 @@ def van_event_sync(
         types = [r.raw for r in conn.execute(sa.select(van_event_types.c.raw).where(van_event_types.c.instance == instance))]
     run_id = context.run.run_id
     location_ledger = Ledger(engine, LOCATIONS_SYNC, instance, run_id)
-    with metered(engine) as meter:
+    with metered(engine) as meter, api_failures(f"VAN event sync for {instance}"):
         client = van.client(instance, meter=meter)
         target = VanEventsTarget(client, engine, location_ledger, s.shift_name)
         plan = logic.plan_instance(validated, mirror, types, s, set(target.location_ids))

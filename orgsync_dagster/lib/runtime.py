@@ -36,3 +36,23 @@ def markdown_table(rows: Iterable[dict], columns: list[str], limit: int = 20) ->
     )
     more = f"\n_{len(rows) - limit} more not shown_" if len(rows) > limit else ""
     return head + body + more
+
+
+@contextmanager
+def api_failures(what: str):
+    """Turn API errors into clear step failures: a non-retryable one (401, 400...) fails at once without the
+    retry policy's waits; a retryable one (429/5xx after the client's own retries) is left to the policy."""
+    import dagster as dg
+
+    from orgsync_dagster.resources.http import ApiError, BudgetExceeded
+    from orgsync_dagster.resources.van import VanConfigError
+
+    try:
+        yield
+    except ApiError as exc:
+        if exc.retryable:
+            raise
+        hint = " (check the API key and the |0/|1 database mode)" if exc.status in (401, 403) else ""
+        raise dg.Failure(description=f"{what}: {exc}{hint}", allow_retries=False) from None
+    except (VanConfigError, BudgetExceeded) as exc:
+        raise dg.Failure(description=f"{what}: {exc}", allow_retries=False) from None

@@ -200,7 +200,9 @@ class SandboxServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        return []
+        # the server's write of this answer now fails as a dropped connection (handled quietly by werkzeug)
+        start_response("500 Internal Server Error", [("Content-Length", "0")])
+        return [b""]
 
     def _admin(self, environ, start_response, path: str):
         parts = [p for p in path.split("/") if p][1:]  # drop "_sandbox"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install everything and run the whole test suite (real PostgreSQL: $ORGSYNC_TEST_DATABASE_URL, else the server
+# on 127.0.0.1:5432, else an embedded one started for the run; sandbox VAN/Action Network over HTTP; moto S3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/dagster definitions validate -m orgsync_dagster.definitions >/dev/null 2>&1 \
+  || { .venv/bin/dagster definitions validate -m orgsync_dagster.definitions; exit 1; }
+exec .venv/bin/python -m pytest -n "${ORGSYNC_TEST_WORKERS:-4}" "$@"
