@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(f"orgsync_dagster.{name}.cli")
         except ModuleNotFoundError as exc:
-            if exc.name == f"orgsync_dagster.{name}.cli":
+            if exc.name in (f"orgsync_dagster.{name}.cli", f"orgsync_dagster.{name}"):
                 continue
             raise
         domain = sub.add_parser(name, help=f"{name} commands")

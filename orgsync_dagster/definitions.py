@@ -54,7 +54,7 @@ def _domain_defs() -> list:
         try:
             found.append(importlib.import_module(module_name).defs)
         except ModuleNotFoundError as exc:
-            if exc.name != module_name:
+            if exc.name not in (module_name, f"orgsync_dagster.{name}"):
                 raise
     return found
 

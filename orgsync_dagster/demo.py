@@ -121,7 +121,7 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
             try:
                 module = importlib.import_module(f"orgsync_dagster.{name}.demo")
             except ModuleNotFoundError as exc:
-                if exc.name == f"orgsync_dagster.{name}.demo":
+                if exc.name in (f"orgsync_dagster.{name}.demo", f"orgsync_dagster.{name}"):
                     continue
                 raise
             say(f"\n== {name} ==")
