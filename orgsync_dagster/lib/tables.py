@@ -81,7 +81,7 @@ def load_domain_tables() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside an existing module must surface
+            if exc.name not in (name, name.rsplit(".", 1)[0]):  # a real import error inside a module must surface
                 raise
 
 
