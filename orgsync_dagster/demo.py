@@ -90,6 +90,7 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
         "DAGSTER_PG_URL": dagster_db,
         "VAN_API_KEYS": json.dumps(van_keys),
         "VAN_URL": urls.van_url,
+        "VAN_REQUESTS_PER_SECOND": "25",  # the sandbox, not the real VAN: no need for production pacing
         "ACTION_NETWORK_API_KEY": "demo-an-key",
         "ACTION_NETWORK_URL": urls.action_network_url,
         "ORGSYNC_S3_ENDPOINT_URL": urls.s3_endpoint_url or "",

@@ -99,7 +99,7 @@ def van_events_mirror(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     s = settings()
     engine = warehouse.get_engine()
     with metered(engine) as meter, api_failures(f"VAN export for {instance}"):
-        client = van.client(instance, meter=meter)
+        client = van.client(instance, meter=meter, budget_spent=meter.budget_counter("van", instance))
         types = client.event_types()
         with engine.begin() as conn:
             conn.execute(van_event_types.delete().where(van_event_types.c.instance == instance))
@@ -179,7 +179,7 @@ def van_event_sync(
     run_id = context.run.run_id
     location_ledger = Ledger(engine, LOCATIONS_SYNC, instance, run_id)
     with metered(engine) as meter, api_failures(f"VAN event sync for {instance}"):
-        client = van.client(instance, meter=meter)
+        client = van.client(instance, meter=meter, budget_spent=meter.budget_counter("van", instance))
         target = VanEventsTarget(client, engine, location_ledger, s.shift_name)
         plan = logic.plan_instance(validated, mirror, types, s, set(target.location_ids))
         engine_ = SyncEngine(ledger_factory(engine, run_id), logger=context.log)

@@ -65,6 +65,13 @@ class WarehouseMeter:
             if s == system and (instance is None or i == instance) and (not writes_only or m != "GET")
         )
 
+    def budget_counter(self, system: str, instance: str):
+        """A cheap ``spent`` callable for a DailyBudget: today's count from the warehouse is read once, then this
+        meter's own requests are added as they are sent."""
+        baseline = self.spent_today(system, instance)
+        start = self.spent(system, instance)
+        return lambda: baseline + self.spent(system, instance) - start
+
     def spent_today(self, system: str, instance: str) -> int:
         """Requests sent today to one instance by every process (warehouse) plus this one's unflushed ones."""
         today = self._today()

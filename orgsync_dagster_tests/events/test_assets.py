@@ -155,3 +155,18 @@ def test_with_injected_faults_every_event_exists_exactly_once(engine, pg_url, da
     with engine.connect() as conn:
         mirrored = conn.execute(sa.select(sa.func.count()).select_from(van_events)).scalar_one()
     assert mirrored == 60
+
+
+def test_daily_budget_stops_sending_and_says_so(engine, pg_url, sandbox, dagster_instance, api_key):
+    seed_actionkit_events(engine, eligible_events(10))
+    res = resources(pg_url, sandbox.urls.van_url, {"MI": api_key, "WI": api_key})
+    res["van"] = VanResource(api_keys=json.dumps({"MI": api_key}), base_url=sandbox.urls.van_url,
+                             requests_per_second=500, daily_request_budget=6)
+    result = sync(dagster_instance, res, "MI")
+    m = meta(result, "van__event_sync")
+    # export spent 2 (types + one page); 4 left: (location + create) x 2 — each event has its own venue —
+    # then the budget stops the push before a 7th request
+    assert len(van_events_in_sandbox(sandbox, api_key)) == m["created"] == 2
+    assert sum(r["requests"] for r in daily_report(engine) if r["instance"] == "MI") == 6
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "all_eligible_events_synced")
+    assert not check.passed

@@ -1,0 +1,45 @@
+"""Jobs and schedules of the shifts domain: the hourly participants refresh and the nightly backup + sync-back."""
+
+import dagster as dg
+
+from orgsync_dagster.shifts.assets import SETTINGS, day_partitions, van_instance_partitions
+
+participants_refresh_job = dg.define_asset_job(
+    "shifts_participants_refresh",
+    selection=dg.AssetSelection.assets(["van", "event_participants"], ["shifts", "day_shifts"]),
+    partitions_def=van_instance_partitions,
+    description="Export VAN's event participants of one instance and add today's new shifts to the organizer tool.",
+    tags={"orgsync/domain": "shifts"},
+)
+
+
+@dg.schedule(
+    name="shifts_participants_refresh_schedule",
+    job=participants_refresh_job,
+    cron_schedule=SETTINGS.refresh_cron,
+    execution_timezone=SETTINGS.timezone,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Hourly during the day: one run per VAN instance, so one failing state never stops the others.",
+)
+def participants_refresh_schedule(context: dg.ScheduleEvaluationContext):
+    stamp = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
+    for instance in van_instance_partitions.get_partition_keys():
+        yield dg.RunRequest(run_key=f"shifts-{instance}-{stamp}", partition_key=instance)
+
+
+nightly_job = dg.define_asset_job(
+    "shifts_nightly",
+    selection=dg.AssetSelection.assets(["shifts", "nightly_backup"], ["van", "shift_status_sync"]),
+    partitions_def=day_partitions,
+    description="For a finished day: back up, verify, reset the day tables, import the next day, sync statuses to VAN.",
+    # every step is resumable (shifts.day_status), so a crashed run worker is simply retried
+    tags={"orgsync/domain": "shifts", "dagster/max_retries": "2"},
+)
+
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    nightly_job,
+    hour_of_day=SETTINGS.nightly_hour,
+    minute_of_hour=SETTINGS.nightly_minute,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="After midnight (shifts.timezone): the nightly job for the day that just ended.",
+)
