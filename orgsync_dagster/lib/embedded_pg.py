@@ -34,6 +34,10 @@ def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = F
     With ``keep_running`` the server outlives this process (used by `orgsync demo --keep` and `dagster dev`,
     whose run workers are separate processes); otherwise it stops when the last process using it exits.
     """
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver then uses /tmp, which is fine
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver  # imported lazily: only needed when no server is configured
 
     path = Path(data_dir) if data_dir else orgsync_home() / "pgdata"

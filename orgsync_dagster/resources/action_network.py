@@ -22,12 +22,14 @@ class ActionNetworkClient:
     def requests_sent(self) -> int:
         return self.http.requests_sent
 
-    def upsert_person(self, person: dict, *, add_tags: list[str] | None = None) -> dict:
-        """Person signup helper (POST /people/): creates or updates, matched by email. An upsert: retry-safe."""
+    def upsert_person(self, person: dict, *, add_tags: list[str] | None = None, retry_unsafe: bool = True) -> dict:
+        """Person signup helper (POST /people/): creates or updates, matched by email. An upsert: retry-safe.
+        ``retry_unsafe=False``: a lost answer raises ApiError(uncertain=True) instead of posting again, for
+        callers that reconcile by lookup (a read) rather than repeat the write."""
         body: dict = {"person": person}
         if add_tags:
             body["add_tags"] = add_tags
-        return self.http.request("POST", "people/", json=body, retry_unsafe=True).json()
+        return self.http.request("POST", "people/", json=body, retry_unsafe=retry_unsafe).json()
 
     def update_person(self, person_id: str, fields: dict) -> dict:
         return self.http.request("PUT", f"people/{person_id}", json=fields).json()

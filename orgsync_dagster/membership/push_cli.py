@@ -1,0 +1,206 @@
+"""``orgsync membership push OLDER NEWER [--apply] [--max-rps 4] [--json]`` (bulk mode, no Dagster needed).
+
+Without ``--apply`` it prints the plan (counts, requests, estimated duration) and changes nothing. With
+``--apply`` it pushes the diff to Action Network (ACTION_NETWORK_API_KEY, ACTION_NETWORK_URL from the
+environment) through the same ledger as the Dagster asset (warehouse: ORGSYNC_WAREHOUSE_URL, else the
+embedded PostgreSQL), so a second run after a crash resumes instead of repeating: members already pushed are
+skipped and those left in flight are looked up before anything is re-sent.
+
+Exit codes: 0 done (or plan printed), 1 some members failed (re-run to retry them), 2 bad input or
+configuration, 3 refused by the mass-lapse guard (re-run with --allow-mass-lapse after checking).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+
+__all__ = ["main", "register_push", "run_push_command"]
+
+
+def register_push(subparsers) -> None:
+    """Add the ``push`` sub-command to the ``orgsync membership`` sub-parsers object."""
+    p = subparsers.add_parser(
+        "push",
+        help="push the changes between two membership exports to Action Network (plan only without --apply)",
+        description=__doc__.split("\n\n", 1)[1].split("\n\nExit codes")[0],
+    )
+    p.add_argument("older", metavar="OLDER", help="previous export (CSV, ZIP or raw e-mail; may be header-only)")
+    p.add_argument("newer", metavar="NEWER", help="current export")
+    p.add_argument("--apply", action="store_true", help="really push (default: print the plan only)")
+    p.add_argument("--key", default=None, metavar="COLUMN", help="key column (default: membership.key_column)")
+    p.add_argument("--max-rps", type=float, default=4.0, help="requests per second, never exceeded (default 4)")
+    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (default: config, 8)")
+    p.add_argument("--scope", default=None, help="ledger scope = Action Network group (default: config)")
+    p.add_argument("--warehouse-url", default=None, help="ledger database (default: ORGSYNC_WAREHOUSE_URL)")
+    p.add_argument("--allow-mass-lapse", action="store_true", help="push even if the mass-lapse guard trips")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+    p.set_defaults(func=run_push_command)
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, stream, started: float):
+        self.stream, self.started, self.last = stream, started, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.2:
+            return
+        self.last = now
+        rate = done / max(1e-6, now - self.started)
+        width = 30
+        filled = int(width * done / max(1, total))
+        eta = (total - done) / rate if rate else 0
+        self.stream.write(f"\rpush [{'#' * filled}{'-' * (width - filled)}] {done}/{total} "
+                          f"{rate:5.1f}/s eta {eta:4.0f} s")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _say(args, text: str) -> None:
+    print(text, file=sys.stderr if args.json else sys.stdout)
+
+
+def run_push_command(args: argparse.Namespace) -> int:
+    from orgsync_dagster.membership.diff import diff_snapshots
+    from orgsync_dagster.membership.exports import ExportError, read_export_file
+    from orgsync_dagster.membership.guard import evaluate_guard
+    from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, scrub
+    from orgsync_dagster.membership.push import (
+        KeyRefused, add_carry_over, estimate_seconds, known_person_ids, plan_push, run_push, unfinished_keys,
+    )
+    from orgsync_dagster.membership.settings import settings
+
+    s = settings()
+    key = args.key or s.key_column
+    scope = args.scope or s.scope
+    concurrency = args.concurrency or s.concurrency
+    if args.max_rps <= 0 or concurrency < 1:
+        print("error: --max-rps must be positive and --concurrency at least 1", file=sys.stderr)
+        return 2
+    try:
+        older = read_export_file(args.older, key_column=key)
+        newer = read_export_file(args.newer, key_column=key)
+        key = newer.key_column
+        compare = [c for c in MAPPED_COLUMNS if c != key and c in older.columns and c in newer.columns]
+        result = diff_snapshots(older, newer, key=key, compare_columns=compare)
+    except (ExportError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for label, parsed in (("older", older), ("newer", newer)):
+        q = f", {parsed.rows_quarantined} quarantined {parsed.quarantine_counts}" if parsed.rows_quarantined else ""
+        print(f"{label}: {parsed.filename}: {parsed.rows_ok} members{q}", file=sys.stderr)
+    guard = evaluate_guard(older_rows=result.older_rows, newer_rows=result.newer_rows,
+                           lapsed=result.counts["lapsed"], max_lapsed_share=s.max_lapsed_share,
+                           max_shrink_share=s.max_shrink_share)
+
+    from orgsync_dagster.lib.runtime import metered
+    from orgsync_dagster.resources.warehouse import engine_for
+
+    try:
+        engine = engine_for(args.warehouse_url or os.environ.get("ORGSYNC_WAREHOUSE_URL") or None)
+    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
+        print(f"error: cannot open the ledger database: {exc}", file=sys.stderr)
+        return 2
+    lapsed_rows = result.lapsed.to_dicts()
+    plan = plan_push(
+        key_column=key, new_rows=result.new.to_dicts(), updated_rows=result.updated.to_dicts(),
+        lapsed_rows=lapsed_rows, person_ids=known_person_ids(engine, scope, [str(r[key]) for r in lapsed_rows]),
+        unchanged=result.counts["unchanged"], add_tags=s.add_tags,
+    )
+    import polars as pl
+
+    def rows_by_key(keys: list[str]) -> dict[str, dict]:
+        found = newer.rows.filter(pl.col(key).is_in(keys)).to_dicts()
+        return {str(r[key]): r for r in found}
+
+    add_carry_over(plan, unfinished_keys(engine, scope), rows_by_key,
+                   lambda keys: known_person_ids(engine, scope, keys), add_tags=s.add_tags)
+    summary: dict = {k: int(v) for k, v in plan.counts.items()}
+    for problem in plan.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+
+    api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
+    base_url = os.environ.get("ACTION_NETWORK_URL") or "https://actionnetwork.org/api/v2/"
+    from orgsync_dagster.resources.action_network import ActionNetworkResource
+
+    run_id = f"cli-{uuid.uuid4().hex[:12]}"
+    with metered(engine) as meter:
+        client = None
+        if args.apply:
+            if not api_key:
+                print("error: ACTION_NETWORK_API_KEY is not set", file=sys.stderr)
+                return 2
+            client = ActionNetworkResource(api_key=api_key, base_url=base_url,
+                                           requests_per_second=args.max_rps).client(meter=meter)
+        dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency,
+                          dry_run=True)
+        summary.update(
+            already_done=dry.skipped_done, planned_requests=dry.planned_requests,
+            estimated_seconds=round(estimate_seconds(dry.planned_requests, args.max_rps, concurrency), 1),
+            guard=guard.description, applied=False,
+        )
+        c = plan.counts
+        _say(args, f"plan: {c['new']} new, {c['updated']} updated, {c['lapsed']} lapsed, {c['unchanged']} unchanged"
+                   + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else ""))
+        _say(args, f"      {dry.skipped_done} already pushed (ledger); {dry.planned_requests} requests, about "
+                   f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}")
+        if not args.apply:
+            _say(args, "nothing was sent (use --apply to push)")
+            return _finish(args, summary, 0)
+        if guard.tripped and not args.allow_mass_lapse:
+            print(f"error: refusing to push: {guard.description.split('. Check')[0]}. Check the export, then re-run "
+                  "with --allow-mass-lapse.", file=sys.stderr)
+            return _finish(args, summary, 3)
+        started = time.monotonic()
+        progress = _Progress(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
+        try:
+            report, outcome = run_push(engine, client, plan.ops, scope=scope, run_id=run_id,
+                                       concurrency=concurrency, progress=progress)
+        except KeyRefused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return _finish(args, {**summary, "error": str(exc)}, 2)
+        seconds = time.monotonic() - started
+    summary.update(outcome)
+    summary.update(
+        applied=True, requests_sent=client.requests_sent, seconds=round(seconds, 2),
+        requests_per_second=round(client.requests_sent / seconds, 2) if seconds > 0 else 0.0,
+        errors=[scrub(e) for e in report.errors],
+    )
+    _say(args, f"pushed: {outcome['upserted']} upserted, {outcome['lapsed_in_action_network']} lapsed "
+               f"({outcome['lapsed_not_in_action_network']} not in Action Network), {outcome['failed']} failed, "
+               f"{outcome['uncertain']} unresolved; {client.requests_sent} requests in {seconds:.1f} s")
+    for err in summary["errors"][:5]:
+        print(f"  {err}", file=sys.stderr)
+    return _finish(args, summary, 0 if report.ok else 1)
+
+
+def _finish(args, summary: dict, code: int) -> int:
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point: ``python -m orgsync_dagster.membership.push_cli push OLDER NEWER ...``."""
+    parser = argparse.ArgumentParser(prog="orgsync membership", description="Membership push")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register_push(sub)
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
