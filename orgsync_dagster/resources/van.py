@@ -140,6 +140,10 @@ class VanClient:
     def activist_codes(self) -> Iterator[dict]:
         return self.http.paginate_next_link("activistCodes", {"$top": LIST_MAX_TOP})
 
+    def result_codes_for_contact_type(self, contact_type_id: int) -> list[dict]:
+        """Result codes VAN accepts with one contact type (e.g. 1 = Phone)."""
+        return self.http.get_json("canvassResponses/resultCodes", {"contactTypeId": int(contact_type_id)})
+
 
 class VanResource(dg.ConfigurableResource):
     """NGP VAN v4, one API key per instance (state). Keys come from the environment (EnvVar VAN_API_KEYS)."""
@@ -176,6 +180,36 @@ class VanResource(dg.ConfigurableResource):
             system="van",
             instance=instance,
             auth=(self.application_name, f"{keys[instance]}|{self.db_mode}"),
+            headers={"Content-Type": "application/json"},
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            rate_limiter=TokenBucket(self.requests_per_second),
+            meter=meter,
+            budget=budget,
+        )
+        return VanClient(http, instance)
+
+    def scoped_client(
+        self, instance: str, *, db_mode: int | None = None, daily_request_budget: int | None = None,
+        meter: RequestMeter | None = None, budget_spent=None,
+    ) -> VanClient:
+        """Like ``client`` with this scope's own database mode (0/1) and daily request budget (e.g. a candidate's
+        VAN key used in MyVoters mode with a 1,000-request budget); None keeps the resource's setting."""
+        keys = parse_api_keys(self.api_keys)
+        if instance not in keys:
+            raise VanConfigError(
+                f"no VAN API key configured for instance {instance!r} (configured: {sorted(keys) or 'none'})"
+            )
+        mode = self.db_mode if db_mode is None else db_mode
+        if mode not in (0, 1):
+            raise VanConfigError("db_mode must be 0 (MyVoters) or 1 (MyCampaign)")
+        limit = self.daily_request_budget if daily_request_budget is None else daily_request_budget
+        budget = DailyBudget(limit, budget_spent) if limit is not None and budget_spent is not None else None
+        http = HttpClient(
+            self.base_url,
+            system="van",
+            instance=instance,
+            auth=(self.application_name, f"{keys[instance]}|{mode}"),
             headers={"Content-Type": "application/json"},
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
