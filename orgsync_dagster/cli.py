@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-DOMAIN_CLIS = ("events", "membership", "calls", "shifts")
+DOMAIN_CLIS = ("membership", "calls")  # the domains with commands of their own
 
 
 def _cmd_sandbox(args) -> int:
@@ -66,12 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     for name in DOMAIN_CLIS:
-        try:
-            module = importlib.import_module(f"orgsync_dagster.{name}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name in (f"orgsync_dagster.{name}.cli", f"orgsync_dagster.{name}"):
-                continue
-            raise
+        module = importlib.import_module(f"orgsync_dagster.{name}.cli")
         domain = sub.add_parser(name, help=f"{name} commands")
         module.register(domain.add_subparsers(dest=f"{name}_command", required=True))
     return parser

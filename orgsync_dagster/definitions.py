@@ -4,19 +4,19 @@ No credential is read at load time: secrets are EnvVars resolved when a run star
 `dagster definitions validate` works with no environment set.
 """
 
-import importlib
 import os
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orgsync_dagster.calls import defs as calls
+from orgsync_dagster.events import defs as events
+from orgsync_dagster.membership import defs as membership
 from orgsync_dagster.resources.action_network import ActionNetworkResource
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
-
-DOMAINS = ("events", "membership", "calls", "shifts")
-
+from orgsync_dagster.shifts import defs as shifts
 
 def _env_or_default(name: str, default):
     """An EnvVar when the variable is set (its value is then hidden in the UI), otherwise the default."""
@@ -46,17 +46,7 @@ def shared_resources() -> dict:
     }
 
 
-def _domain_defs() -> list:
-    """Each domain's `defs.py` (assets, checks, sensors, schedules, jobs and its own resources)."""
-    found = []
-    for name in DOMAINS:
-        module_name = f"orgsync_dagster.{name}.defs"
-        try:
-            found.append(importlib.import_module(module_name).defs)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module_name, f"orgsync_dagster.{name}"):
-                raise
-    return found
-
-
-defs = dg.Definitions.merge(*_domain_defs(), dg.Definitions(resources=shared_resources()))
+# each domain's defs.py: its assets, checks, sensors, schedules, jobs (and its own resources, e.g. calls_store)
+defs = dg.Definitions.merge(
+    events.defs, membership.defs, calls.defs, shifts.defs, dg.Definitions(resources=shared_resources())
+)

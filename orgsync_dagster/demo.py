@@ -119,12 +119,7 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
             workdir=workdir, say=say,
         )
         for name in domains:
-            try:
-                module = importlib.import_module(f"orgsync_dagster.{name}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name in (f"orgsync_dagster.{name}.demo", f"orgsync_dagster.{name}"):
-                    continue
-                raise
+            module = importlib.import_module(f"orgsync_dagster.{name}.demo")
             say(f"\n== {name} ==")
             report["domains"][name] = module.run(ctx)
         from orgsync_dagster.lib.meter import daily_report

@@ -18,6 +18,7 @@ from orgsync_dagster.calls.target import CANVASS_SYNC
 from orgsync_dagster.lib.meter import cost_usd
 from orgsync_dagster.lib.runtime import ledger_factory, markdown_table, metered
 from orgsync_dagster.lib.tables import sync_attempts
+from orgsync_dagster.partitions import API_RETRY
 from orgsync_dagster.resources.calls_store import CallsStoreResource
 from orgsync_dagster.resources.http import ApiError, BudgetExceeded
 from orgsync_dagster.resources.slack import SlackResource
@@ -29,7 +30,6 @@ FINAL_CHECK = "every_call_final"
 LOCK_LEASE_SECONDS = 1800
 LIVE_RUN_STATUSES = {dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.QUEUED,
                      dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.CANCELING}
-API_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def fetch_reference(client, contact_type_id: int) -> dict:
@@ -52,9 +52,9 @@ def stored_reference(engine, instance: str, mode: int) -> dict | None:
 
 def _van_client(van: VanResource, candidate, meter):
     instance = candidate.van_instance
-    return van.scoped_client(
+    return van.client(
         instance, db_mode=candidate.van_mode, daily_request_budget=SETTINGS.budget_for(instance), meter=meter,
-        budget_spent=lambda: meter.spent_today("van", instance),
+        budget_spent=meter.budget_counter("van", instance),
     )
 
 

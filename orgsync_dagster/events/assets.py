@@ -14,11 +14,10 @@ from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.lib.ledger import Ledger
 from orgsync_dagster.lib.runtime import api_failures, ledger_factory, markdown_table, metered
 from orgsync_dagster.lib.sync import SyncEngine
+from orgsync_dagster.partitions import API_RETRY, van_instance_partitions
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
-van_instance_partitions = dg.StaticPartitionsDefinition(cfg.van_instances())
-API_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 ak_events_source = dg.AssetSpec(
     ["actionkit", "events_event"],

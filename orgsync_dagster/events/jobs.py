@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orgsync_dagster.events.assets import van_instance_partitions
+from orgsync_dagster.partitions import run_per_van_instance, van_instance_partitions
 
 events_sync_job = dg.define_asset_job(
     "events_sync",
@@ -21,6 +21,4 @@ events_sync_job = dg.define_asset_job(
     description="Every hour: one run per VAN instance, so one failing state never stops the others.",
 )
 def events_sync_schedule(context: dg.ScheduleEvaluationContext):
-    stamp = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
-    for instance in van_instance_partitions.get_partition_keys():
-        yield dg.RunRequest(run_key=f"events-{instance}-{stamp}", partition_key=instance)
+    yield from run_per_van_instance(context, "events")

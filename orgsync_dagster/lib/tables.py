@@ -78,11 +78,7 @@ _ADVISORY_LOCK_ID = 7_214_001
 
 def load_domain_tables() -> None:
     for name in DOMAIN_TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, name.rsplit(".", 1)[0]):  # a real import error inside a module must surface
-                raise
+        importlib.import_module(name)
 
 
 def ensure_schema(engine: Engine) -> None:

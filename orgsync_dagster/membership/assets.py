@@ -32,13 +32,13 @@ from orgsync_dagster.membership.s3io import (
     short_etag,
 )
 from orgsync_dagster.membership.settings import settings
+from orgsync_dagster.partitions import API_RETRY
 from orgsync_dagster.resources.action_network import ActionNetworkResource
 from orgsync_dagster.resources.http import TokenBucket
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
 export_partitions = dg.DynamicPartitionsDefinition(name="actionkit_membership_exports")
-API_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 TAG_BUCKET, TAG_KEY, TAG_ETAG, TAG_MODIFIED = (
     "membership/bucket", "membership/s3_key", "membership/etag", "membership/last_modified",
 )

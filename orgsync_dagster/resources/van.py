@@ -164,37 +164,13 @@ class VanResource(dg.ConfigurableResource):
     def instances(self) -> list[str]:
         return sorted(parse_api_keys(self.api_keys))
 
-    def client(self, instance: str, *, meter: RequestMeter | None = None, budget_spent=None) -> VanClient:
-        keys = parse_api_keys(self.api_keys)
-        if instance not in keys:
-            raise VanConfigError(
-                f"no VAN API key configured for instance {instance!r} (configured: {sorted(keys) or 'none'})"
-            )
-        if self.db_mode not in (0, 1):
-            raise VanConfigError("db_mode must be 0 (MyVoters) or 1 (MyCampaign)")
-        budget = None
-        if self.daily_request_budget is not None and budget_spent is not None:
-            budget = DailyBudget(self.daily_request_budget, budget_spent)
-        http = HttpClient(
-            self.base_url,
-            system="van",
-            instance=instance,
-            auth=(self.application_name, f"{keys[instance]}|{self.db_mode}"),
-            headers={"Content-Type": "application/json"},
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            rate_limiter=TokenBucket(self.requests_per_second),
-            meter=meter,
-            budget=budget,
-        )
-        return VanClient(http, instance)
-
-    def scoped_client(
-        self, instance: str, *, db_mode: int | None = None, daily_request_budget: int | None = None,
-        meter: RequestMeter | None = None, budget_spent=None,
+    def client(
+        self, instance: str, *, meter: RequestMeter | None = None, budget_spent=None, db_mode: int | None = None,
+        daily_request_budget: int | None = None,
     ) -> VanClient:
-        """Like ``client`` with this scope's own database mode (0/1) and daily request budget (e.g. a candidate's
-        VAN key used in MyVoters mode with a 1,000-request budget); None keeps the resource's setting."""
+        """A client for one instance. ``db_mode`` / ``daily_request_budget`` override the resource's settings for
+        this scope (e.g. a candidate's key used in MyVoters mode with a 1,000-request budget); the budget is
+        enforced when ``budget_spent`` (today's count, e.g. ``meter.budget_counter("van", instance)``) is given."""
         keys = parse_api_keys(self.api_keys)
         if instance not in keys:
             raise VanConfigError(

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.lib.runtime import markdown_table, metered
+from orgsync_dagster.partitions import API_RETRY, van_instance_partitions
 from orgsync_dagster.resources.van import VanConfigError, VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster.shifts import metrics, nightly
@@ -25,9 +26,7 @@ def settings() -> ShiftsSettings:
 
 
 SETTINGS = settings()
-van_instance_partitions = dg.StaticPartitionsDefinition(cfg.van_instances())
 day_partitions = dg.DailyPartitionsDefinition(start_date=SETTINGS.partitions_start, timezone=SETTINGS.timezone)
-API_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def _failure(exc: ShiftsError, **metadata) -> dg.Failure:
@@ -60,7 +59,7 @@ def van_event_participants(
     engine = warehouse.get_engine()
     with metered(engine) as meter:
         try:
-            client = van.client(instance, meter=meter, budget_spent=lambda: meter.spent_today("van", instance))
+            client = van.client(instance, meter=meter, budget_spent=meter.budget_counter("van", instance))
             result = export_participants(engine, client, instance, s)
         except VanConfigError as exc:
             raise _failure(ShiftsError(str(exc))) from None
@@ -195,7 +194,7 @@ def van_shift_status_sync(
     with metered(engine) as meter:
         for instance in cfg.van_instances():
             try:
-                client = van.client(instance, meter=meter, budget_spent=lambda i=instance: meter.spent_today("van", i))
+                client = van.client(instance, meter=meter, budget_spent=meter.budget_counter("van", instance))
             except VanConfigError as exc:
                 errors.append(str(exc))
                 continue

@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from orgsync_dagster.shifts.assets import SETTINGS, day_partitions, van_instance_partitions
+from orgsync_dagster.partitions import run_per_van_instance, van_instance_partitions
+from orgsync_dagster.shifts.assets import SETTINGS, day_partitions
 
 participants_refresh_job = dg.define_asset_job(
     "shifts_participants_refresh",
@@ -22,9 +23,7 @@ participants_refresh_job = dg.define_asset_job(
     description="Hourly during the day: one run per VAN instance, so one failing state never stops the others.",
 )
 def participants_refresh_schedule(context: dg.ScheduleEvaluationContext):
-    stamp = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
-    for instance in van_instance_partitions.get_partition_keys():
-        yield dg.RunRequest(run_key=f"shifts-{instance}-{stamp}", partition_key=instance)
+    yield from run_per_van_instance(context, "shifts")
 
 
 nightly_job = dg.define_asset_job(

@@ -37,7 +37,7 @@ def make_calls(n, **over):
 def run(store, engine, urls, key, s, *, budget_left=None, run_id=None, clock=None, wrap=None):
     meter = WarehouseMeter(engine)
     van = VanResource(api_keys=f"MI={key}", base_url=urls.van_url, requests_per_second=500, max_retries=6)
-    client = van.scoped_client("MI", db_mode=1, daily_request_budget=s.budget_for("MI"), meter=meter,
+    client = van.client("MI", db_mode=1, daily_request_budget=s.budget_for("MI"), meter=meter,
                                budget_spent=lambda: meter.spent_today("van", "MI"))
     client.http.backoff_base = 0.01
     client = wrap(client) if wrap else client
@@ -115,7 +115,7 @@ def test_faults_and_a_crash_mid_run_end_in_one_final_state_without_duplicates(st
     crashed = Ledger(engine, CANVASS_SYNC, "c1", "crashed-run")
     with SandboxServer(fault_rate=0.2, seed=11, with_s3=False) as server:
         van_calls = [c for c in calls if logic.plan_call(c, cand).route == logic.TO_VAN]
-        clean = VanResource(api_keys=f"MI={api_key}", base_url=server.urls.van_url).scoped_client("MI")
+        clean = VanResource(api_keys=f"MI={api_key}", base_url=server.urls.van_url).client("MI")
         server.fault_rate = 0.0
         for i, c in enumerate(van_calls[:8]):  # the crashed run's claims: i < 4 were posted before the kill
             d = logic.plan_call(c, cand)
