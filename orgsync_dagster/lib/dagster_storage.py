@@ -17,7 +17,7 @@ from orgsync_dagster.lib.embedded_pg import normalize_url, start_embedded
 
 
 def embedded_dagster_url(data_dir: str | None = None) -> str:
-    admin = start_embedded(data_dir, keep_running=True)
+    admin = start_embedded(data_dir)  # stops when the last process using it exits
     engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
         if not conn.execute(sa.text("select 1 from pg_database where datname = 'dagster'")).scalar():
