@@ -17,6 +17,7 @@ from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster.shifts import defs as shifts
+from orgsync_dagster.usage import defs as usage
 
 def _env_or_default(name: str, default):
     """An EnvVar when the variable is set (its value is then hidden in the UI), otherwise the default."""
@@ -48,5 +49,5 @@ def shared_resources() -> dict:
 
 # each domain's defs.py: its assets, checks, sensors, schedules, jobs (and its own resources, e.g. calls_store)
 defs = dg.Definitions.merge(
-    events.defs, membership.defs, calls.defs, shifts.defs, dg.Definitions(resources=shared_resources())
+    events.defs, membership.defs, calls.defs, shifts.defs, usage.defs, dg.Definitions(resources=shared_resources())
 )

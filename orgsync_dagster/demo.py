@@ -122,8 +122,13 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
             module = importlib.import_module(f"orgsync_dagster.{name}.demo")
             say(f"\n== {name} ==")
             report["domains"][name] = module.run(ctx)
-        from orgsync_dagster.lib.meter import daily_report
+        from orgsync_dagster.lib.meter import daily_report, utc_today
+        from orgsync_dagster.resources.warehouse import WarehouseResource
+        from orgsync_dagster.usage.assets import api_usage
 
+        usage = dg.materialize([api_usage], partition_key=utc_today().isoformat(), instance=instance,
+                               resources={"warehouse": WarehouseResource(url=warehouse)})
+        say(f"\n== platform ==\napi usage report (orgsync/api_usage) for today: {'ok' if usage.success else 'FAILED'}")
         report["requests"] = daily_report(ctx.engine)
         report["runs"] = {"total": len(instance.get_runs()), "failed": sum(
             1 for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE)}
