@@ -28,11 +28,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = False) -> str:
+def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = False, delete_on_exit: bool = False) -> str:
     """Start (or attach to) the embedded server for ``data_dir`` and return its SQLAlchemy URL.
 
-    With ``keep_running`` the server outlives this process (used by `orgsync demo --keep` and `dagster dev`,
-    whose run workers are separate processes); otherwise it stops when the last process using it exits.
+    With ``keep_running`` the server outlives this process; otherwise it stops when the last process using it
+    exits, and with ``delete_on_exit`` its data directory is removed then too (throw-away servers for tests).
     """
     import warnings
 
@@ -47,7 +47,8 @@ def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = F
         srv = _servers.get(path)
         if srv is None:
             try:
-                srv = pgserver.get_server(path, cleanup_mode=None if keep_running else "stop")
+                mode = None if keep_running else ("delete" if delete_on_exit else "stop")
+                srv = pgserver.get_server(path, cleanup_mode=mode)
             except Exception as exc:  # pragma: no cover - depends on the machine
                 raise RuntimeError(
                     f"could not start the embedded PostgreSQL in {path}: {exc}. Set ORGSYNC_WAREHOUSE_URL to "

@@ -31,8 +31,8 @@ def admin_url() -> tuple[str, str]:
         return normalize_url(env), "ORGSYNC_TEST_DATABASE_URL"
     if _reachable(LOCAL_URL):
         return LOCAL_URL, "local PostgreSQL on 127.0.0.1:5432"
-    data_dir = tempfile.mkdtemp(prefix="orgsync-pg-")
-    return start_embedded(os.path.join(data_dir, "pgdata")), f"embedded PostgreSQL in {data_dir}"
+    data_dir = tempfile.mkdtemp(prefix="orgsync-pg-")  # pgserver initialises it and deletes it at exit
+    return start_embedded(data_dir, delete_on_exit=True), f"embedded PostgreSQL in {data_dir}"
 
 
 def create_database(admin: str, prefix: str = "orgsync_test") -> str:
