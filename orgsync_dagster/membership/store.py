@@ -83,13 +83,17 @@ def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> 
         pl.lit(partition_key).alias("partition_key"), pl.col("_line").alias("line"), pl.col("_reason").alias("reason"),
         _json_column(q, data_cols, "data"),
     )
+    _replace_partition(engine, partition_key, [(snapshot_rows, rows), (quarantine_rows, quarantine)])
+
+
+def _replace_partition(engine: Engine, partition_key: str, tables: list[tuple[sa.Table, pl.DataFrame]]) -> None:
+    """Delete the partition's rows of each table and COPY the new ones in: one transaction, all or nothing."""
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        for table in (snapshot_rows, quarantine_rows):
+        for table, frame in tables:
             cur.execute(f'DELETE FROM "{table.schema}"."{table.name}" WHERE partition_key = %s', (partition_key,))
-        _copy_in(cur, snapshot_rows, rows)
-        _copy_in(cur, quarantine_rows, quarantine)
+            _copy_in(cur, table, frame)
         raw.commit()
     except BaseException:
         raw.rollback()
@@ -169,17 +173,7 @@ def store_diff(engine: Engine, partition_key: str, base: str | None, result, cha
             )
         )
     rows = pl.concat(parts) if parts else pl.DataFrame()
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("DELETE FROM membership.diff_rows WHERE partition_key = %s", (partition_key,))
-        _copy_in(cur, diff_rows, rows)
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+    _replace_partition(engine, partition_key, [(diff_rows, rows)])
     values = dict(
         base_partition=base, key_column=key, compare_columns=list(result.compare_columns),
         older_rows=result.older_rows, newer_rows=result.newer_rows, **{s: int(result.counts[s]) for s in result.counts},
