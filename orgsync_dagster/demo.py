@@ -63,9 +63,16 @@ def _ensure_database(admin_url: str, name: str) -> str:
     return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_database(admin_url: str, url: str) -> None:
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: tuple[str, ...] = DOMAINS,
              say: Callable[[str], None] = print, as_json: bool = False) -> dict:
-    from orgsync_dagster.lib.embedded_pg import normalize_url, start_embedded
+    from orgsync_dagster.lib.embedded_pg import normalize_url, release_embedded, start_embedded
     from orgsync_dagster.sandbox.server import SandboxServer
 
     started = time.monotonic()
@@ -78,8 +85,9 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
     else:
         admin = start_embedded(workdir / "pgdata")
         say("warehouse: embedded PostgreSQL (real server, started for this demo)")
-    warehouse = _ensure_database(admin, "orgsync_demo_warehouse")
-    dagster_db = _ensure_database(admin, "orgsync_demo_dagster")
+    run_tag = workdir.name.rsplit("-", 1)[-1].lower()  # fresh databases: the sandbox starts empty too
+    warehouse = _ensure_database(admin, f"orgsync_demo_{run_tag}_warehouse")
+    dagster_db = _ensure_database(admin, f"orgsync_demo_{run_tag}_dagster")
 
     sandbox = SandboxServer()
     urls = sandbox.start()
@@ -136,6 +144,15 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
         instance.dispose()
     finally:
         sandbox.stop()
+        if not keep:
+            from orgsync_dagster.resources.warehouse import dispose_engines
+
+            dispose_engines()
+            if warehouse_url:
+                for db in (warehouse, dagster_db):
+                    _drop_database(admin, db)
+            else:
+                release_embedded(workdir / "pgdata")  # stop the server before its directory goes
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -56,3 +56,13 @@ def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = F
                 ) from exc
             _servers[path] = srv
     return normalize_url(srv.get_uri())
+
+
+def release_embedded(data_dir: str | Path) -> None:
+    """Let go of the embedded server for ``data_dir`` now (it stops if this process was its last user), e.g.
+    before its directory is removed. Safe to call when it was never started."""
+    path = Path(data_dir).expanduser().resolve()
+    with _lock:
+        srv = _servers.pop(path, None)
+    if srv is not None:
+        srv.cleanup()

@@ -44,3 +44,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get_engine(self) -> Engine:
         return engine_for(self.url or None, self.embedded_dir)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (before an embedded server is stopped)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _ready.clear()
