@@ -255,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = {e: max(r["peak_rss_mb"] for r in runs) for e, runs in results.items()}
     mode = "parse+diff" if args.include_parse else "diff only"
     print()
-    print(f"| rows | timed | DuckDB s (median/best) | ours s (median/best) | ratio ours/DuckDB | DuckDB peak RSS | ours peak RSS | counts equal |")
-    print(f"|---:|---|---:|---:|---:|---:|---:|---|")
+    print("| rows | timed | DuckDB s (median/best) | ours s (median/best) | ratio ours/DuckDB | DuckDB peak RSS | ours peak RSS | counts equal |")
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
     print(f"| {args.rows:,} | {mode} | {med['duckdb']:.3f} / {best['duckdb']:.3f} | {med['ours']:.3f} / {best['ours']:.3f} "
           f"| {med['ours'] / med['duckdb']:.2f} | {peak['duckdb']:.0f} MB | {peak['ours']:.0f} MB | {'yes' if ok else 'NO'} |")
     print(f"\ncounts: {results['ours'][0]['counts']}; cpus: {os.cpu_count()}; "

@@ -5,7 +5,6 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from orgsync_dagster.events import logic
 from orgsync_dagster.events.tables import ak_events_event, ak_events_validated, van_event_types, van_events

@@ -190,16 +190,11 @@ def _finish(args, summary: dict, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: ``python -m orgsync_dagster.membership.push_cli push OLDER NEWER ...``."""
-    parser = argparse.ArgumentParser(prog="orgsync membership", description="Membership push")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    register_push(sub)
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else 2
-    return int(args.func(args))
+    """Standalone entry point: ``python -m orgsync_dagster.membership.push_cli push OLDER NEWER ...`` (the same
+    ``orgsync membership`` command line, which registers ``push`` beside ``diff``)."""
+    from orgsync_dagster.membership.cli import main as membership_main
+
+    return membership_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

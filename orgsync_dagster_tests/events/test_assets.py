@@ -5,11 +5,10 @@ import json
 import math
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from orgsync_dagster.events.assets import actionkit_events, ak_events_source, van_event_sync, van_events_mirror
-from orgsync_dagster.events.seed import sample_events, seed_actionkit_events
+from orgsync_dagster.events.seed import seed_actionkit_events
 from orgsync_dagster.events.tables import van_events
 from orgsync_dagster.lib.meter import daily_report
 from orgsync_dagster.resources.van import VanResource
