@@ -163,7 +163,8 @@ def van_event_sync(
             dict(r._mapping)
             for r in conn.execute(
                 sa.select(ak_events_validated).where(
-                    ak_events_validated.c.instance == instance, ak_events_validated.c.eligible.is_(True)
+                    ak_events_validated.c.instance == instance,
+                    ak_events_validated.c.eligible.is_(True) | ak_events_validated.c.cancelled.is_(True),
                 )
             )
         ]
@@ -189,14 +190,16 @@ def van_event_sync(
     metadata = {
         "instance": instance,
         "dry_run": config.dry_run,
-        "eligible": len(validated),
+        "eligible": sum(1 for v in validated if v["eligible"]),
         "creates": report.planned.get("create", 0),
         "updates": report.planned.get("update", 0),
+        "cancels": report.planned.get("cancel", 0),
         "unchanged": plan.unchanged,
         "planned_requests": report.planned_requests,
         "new_locations": plan.new_locations,
         "created": report.succeeded.get("create", 0),
         "updated": report.succeeded.get("update", 0),
+        "cancelled": report.succeeded.get("cancel", 0),
         "failed": report.failed,
         "uncertain": report.uncertain,
         "reconciled": report.reconciled,

@@ -13,6 +13,7 @@ from orgsync_dagster.lib.ledger import payload_hash
 from orgsync_dagster.lib.sync import Op
 
 LOCATION_NAME_MAX = 50  # VAN's limit for location names
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "deleted"})
 UTC = dt.timezone.utc
 
 
@@ -64,6 +65,7 @@ class ValidatedEvent:
     reason: str | None
     quarantined: bool
     payload: dict | None
+    cancelled: bool = False  # cancelled or deleted in ActionKit: its VAN event, if any, is cancelled too
 
     def as_row(self) -> dict:
         return dict(self.__dict__)
@@ -149,7 +151,9 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
         reasons.append("already started")
     if instance is None:
         reasons.append(f"no VAN instance configured for state {state or '(none)'}")
-    return result(not reasons, "; ".join(reasons) or None, False, instance, type_name, payload)
+    outcome = result(not reasons, "; ".join(reasons) or None, False, instance, type_name, payload)
+    outcome.cancelled = _clean(row.get("status")).lower() in CANCELLED_STATUSES
+    return outcome
 
 
 def mirror_row(instance: str, item: dict, source: str = "export") -> dict:
@@ -227,6 +231,12 @@ def plan_instance(
     unchanged = 0
     new_locations: set[str] = set()
     for ev in validated:
+        if ev.get("cancelled"):
+            existing = mirror_by_ak_id.get(ev["ak_event_id"])
+            if existing is not None and existing.get("is_active", True):
+                ops.append(Op(str(ev["ak_event_id"]), "cancel", {"isActive": False}, reason="cancelled in ActionKit",
+                              context={"van_event_id": existing["van_event_id"]}))
+            continue
         if not ev["eligible"]:
             continue
         vtype = types_by_name.get(ev["event_type_name"].lower())

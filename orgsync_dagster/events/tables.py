@@ -44,6 +44,7 @@ ak_events_validated = sa.Table(
     sa.Column("eligible", sa.Boolean, nullable=False),
     sa.Column("reason", sa.Text),  # why not eligible / why quarantined
     sa.Column("quarantined", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cancelled", sa.Boolean, nullable=False, server_default=sa.false()),  # cancelled/deleted in AK
     sa.Column("payload", sa.JSON),  # normalised event (title, start/end ISO with offset, location)
     sa.Column("validated_at", TZ, server_default=sa.func.now()),
     schema="actionkit",

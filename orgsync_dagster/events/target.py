@@ -67,12 +67,20 @@ class VanEventsTarget:
             self.client.update_event(event_id, body)
             upsert_mirror(self.engine, [mirror_row(self.scope, {**body, "eventId": event_id}, source="updated")])
             return str(event_id)
+        if op.action == "cancel":
+            event_id = op.context["van_event_id"]
+            self.client.set_event_active(event_id, False)
+            with self.engine.begin() as conn:
+                conn.execute(van_events.update().where(van_events.c.instance == self.scope,
+                                                       van_events.c.van_event_id == int(event_id)).values(is_active=False))
+            return str(event_id)
         raise ValueError(f"unknown action {op.action}")
 
     def reconcile(self, ops: Sequence[Op]) -> dict[str, str | None]:
         """Did a create whose answer was lost reach VAN? List the events of those types (shortName = AK id)."""
         creates = [op for op in ops if op.action == "create"]
-        found: dict[str, str | None] = {op.key: None for op in ops if op.action != "create"}  # PUTs are idempotent
+        # PUT and PATCH are idempotent: an update or cancel whose answer was lost is simply sent again
+        found: dict[str, str | None] = {op.key: None for op in ops if op.action != "create"}
         if not creates:
             return found
         type_ids = sorted({op.context["event_type"]["eventTypeId"] for op in creates})

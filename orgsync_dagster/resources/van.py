@@ -83,6 +83,12 @@ class VanClient:
     def update_event(self, event_id: int, payload: dict) -> None:
         self.http.request("PUT", f"events/{int(event_id)}", json=payload)
 
+    def set_event_active(self, event_id: int, active: bool) -> None:
+        """PATCH /events/{id} {isActive}: false cancels (hides) the event, true restores it. Idempotent."""
+        self.http.request(
+            "PATCH", f"events/{int(event_id)}", json={"eventId": int(event_id), "isActive": active}, retry_unsafe=True
+        )
+
     def event_types(self) -> list[dict]:
         return self.http.get_json("events/types")
 

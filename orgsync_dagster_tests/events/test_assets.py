@@ -169,3 +169,19 @@ def test_daily_budget_stops_sending_and_says_so(engine, pg_url, sandbox, dagster
     assert sum(r["requests"] for r in daily_report(engine) if r["instance"] == "MI") == 6
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "all_eligible_events_synced")
     assert not check.passed
+
+
+def test_event_cancelled_in_actionkit_is_cancelled_in_van_with_one_patch(engine, pg_url, sandbox, dagster_instance, api_key):
+    rows = eligible_events(3)
+    seed_actionkit_events(engine, rows)
+    res = resources(pg_url, sandbox.urls.van_url, {"MI": api_key, "WI": api_key})
+    assert sync(dagster_instance, res, "MI").success
+    rows[0]["status"] = "cancelled"
+    seed_actionkit_events(engine, rows)
+    result = sync(dagster_instance, res, "MI")
+    m = meta(result, "van__event_sync")
+    assert m["cancels"] == 1 and m["cancelled"] == 1 and m["requests_spent"] == 1 and m["eligible"] == 2
+    by_short = {e["shortName"]: e for e in van_events_in_sandbox(sandbox, api_key)}
+    assert by_short[str(rows[0]["id"])]["isActive"] is False and by_short[str(rows[1]["id"])]["isActive"] is True
+    again = meta(sync(dagster_instance, res, "MI"), "van__event_sync")
+    assert again["cancels"] == 0 and again["requests_spent"] == 0

@@ -115,3 +115,13 @@ def test_sample_data_covers_every_branch():
     vs = [logic.validate_event(r, SETTINGS, dt.datetime.now(dt.timezone.utc)) for r in sample_events(40)]
     assert sum(v.eligible for v in vs) > 15 and any(v.quarantined for v in vs)
     assert any(v.reason and "host not confirmed" in v.reason for v in vs)
+
+
+def test_cancelled_event_that_van_still_has_is_cancelled_once():
+    validated = _validated([ak(id=1, status="cancelled"), ak(id=2, status="deleted"), ak(id=3, status="cancelled")])
+    assert all(v["cancelled"] and not v["eligible"] for v in validated)
+    mirror = {1: {"van_event_id": 901, "is_active": True}, 2: {"van_event_id": 902, "is_active": False}}
+    plan = logic.plan_instance(validated, mirror, TYPES, SETTINGS, known_locations=set())
+    # 1 is active in VAN -> one cancel; 2 is already inactive; 3 never reached VAN
+    assert [(o.key, o.action, o.context["van_event_id"], o.cost) for o in plan.ops] == [("1", "cancel", 901, 1)]
+    assert plan.ops[0].reason == "cancelled in ActionKit"
