@@ -91,17 +91,30 @@ def child(mode: str, calls: int, source: str) -> dict:
     t0 = time.perf_counter()
     if mode == "reference":
         start, end = day_window(DAY, cand.tz)
-        n = sum(1 for _ in store.stream(store.day_query(cand.district, start, end, [None]), PLAN_FIELDS,
-                                        sort=[("timestamp", 1), ("id", 1)]))
+        n = sum(
+            1
+            for _ in store.stream(
+                store.day_query(cand.district, start, end, [None]), PLAN_FIELDS, sort=[("timestamp", 1), ("id", 1)]
+            )
+        )
         out = {"calls": n}
     else:
-        result = sync_day(store=store, settings=settings, candidate=cand, day=DAY, run_id="bench", allowance=1000,
-                          dry_run=True)
-        out = {"calls": sum(result.planned.values()), "planned": dict(result.planned),
-               "by_status": {k: v for k, v in result.counts.by_status.items() if v}}
+        result = sync_day(
+            store=store, settings=settings, candidate=cand, day=DAY, run_id="bench", allowance=1000, dry_run=True
+        )
+        out = {
+            "calls": sum(result.planned.values()),
+            "planned": dict(result.planned),
+            "by_status": {k: v for k, v in result.counts.by_status.items() if v},
+        }
     seconds = time.perf_counter() - t0
-    return {"mode": mode, "seconds": round(seconds, 3), "peak_rss_mb": round(_peak_mb(), 1),
-            "rss_before_mb": round(rss_before, 1), **out}
+    return {
+        "mode": mode,
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(_peak_mb(), 1),
+        "rss_before_mb": round(rss_before, 1),
+        **out,
+    }
 
 
 def main() -> int:
@@ -118,20 +131,31 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
     for _ in range(args.repeat):
         for mode in ("reference", "ours"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, "--calls", str(args.calls),
-                                  "--source", args.source], capture_output=True, text=True, env=env, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--calls", str(args.calls), "--source", args.source],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
             runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     ref, ours = runs["reference"], runs["ours"]
     t_ref = statistics.median(r["seconds"] for r in ref)
     t_ours = statistics.median(r["seconds"] for r in ours)
     assert ours[0]["calls"] == ref[0]["calls"] == args.calls, (ours[0], ref[0])
-    print(f"calls sync dry run, {args.calls:,} calls in one candidate-day, source={args.source}, "
-          f"{os.cpu_count()} CPUs, median of {args.repeat}")
+    print(
+        f"calls sync dry run, {args.calls:,} calls in one candidate-day, source={args.source}, "
+        f"{os.cpu_count()} CPUs, median of {args.repeat}"
+    )
     print(f"{'engine':<12}{'seconds':>10}{'calls/s':>12}{'peak RSS MB':>14}{'RSS before MB':>15}")
     for name, rs, t in (("reference", ref, t_ref), ("ours", ours, t_ours)):
-        print(f"{name:<12}{t:>10.2f}{args.calls / t:>12,.0f}{max(r['peak_rss_mb'] for r in rs):>14.1f}"
-              f"{rs[0]['rss_before_mb']:>15.1f}")
-    print(f"ratio ours / reference: {t_ours / t_ref:.2f}x  (target: ours < 60 s -> {'OK' if t_ours < 60 else 'MISSED'})")
+        print(
+            f"{name:<12}{t:>10.2f}{args.calls / t:>12,.0f}{max(r['peak_rss_mb'] for r in rs):>14.1f}"
+            f"{rs[0]['rss_before_mb']:>15.1f}"
+        )
+    print(
+        f"ratio ours / reference: {t_ours / t_ref:.2f}x  (target: ours < 60 s -> {'OK' if t_ours < 60 else 'MISSED'})"
+    )
     print(f"plan: {ours[0]['planned']}  statuses: {ours[0]['by_status']}")
     return 0 if t_ours < 60 else 1
 

@@ -34,13 +34,26 @@ SELECT = "key:actionkit/events or key:van/events or key:van/event_sync"
 
 
 def make_events(n: int, start_id: int = 90000, distinct_locations: int = 10) -> list[dict]:
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    return [{
-        "id": start_id + i, "campaign_id": 1 + i % 2, "title": f"Canvass launch {i}", "venue": f"Office {i % distinct_locations}",
-        "address1": f"{10 + i % distinct_locations} Grand River Ave", "city": "Lansing", "state": "MI", "zip": "48933",
-        "country": "US", "starts_at_utc": now + dt.timedelta(days=1 + i % 25, hours=i % 5), "ends_at_utc": None,
-        "timezone": "America/Detroit", "status": "active", "host_is_confirmed": 1,
-    } for i in range(n)]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return [
+        {
+            "id": start_id + i,
+            "campaign_id": 1 + i % 2,
+            "title": f"Canvass launch {i}",
+            "venue": f"Office {i % distinct_locations}",
+            "address1": f"{10 + i % distinct_locations} Grand River Ave",
+            "city": "Lansing",
+            "state": "MI",
+            "zip": "48933",
+            "country": "US",
+            "starts_at_utc": now + dt.timedelta(days=1 + i % 25, hours=i % 5),
+            "ends_at_utc": None,
+            "timezone": "America/Detroit",
+            "status": "active",
+            "host_is_confirmed": 1,
+        }
+        for i in range(n)
+    ]
 
 
 class Harness:
@@ -57,16 +70,35 @@ class Harness:
         self.key = f"bench-{os.getpid()}-{int(time.time())}"
         self.env = {
             **os.environ,
-            "DAGSTER_HOME": str(self.home), "DAGSTER_PG_URL": self.db_url, "ORGSYNC_WAREHOUSE_URL": self.db_url,
-            "VAN_URL": self.urls.van_url, "VAN_API_KEYS": json.dumps({"MI": self.key, "WI": self.key + "-wi"}),
+            "DAGSTER_HOME": str(self.home),
+            "DAGSTER_PG_URL": self.db_url,
+            "ORGSYNC_WAREHOUSE_URL": self.db_url,
+            "VAN_URL": self.urls.van_url,
+            "VAN_API_KEYS": json.dumps({"MI": self.key, "WI": self.key + "-wi"}),
             "VAN_REQUESTS_PER_SECOND": str(rps),
         }
 
     def start_run(self) -> subprocess.Popen:
-        cmd = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "orgsync_dagster.definitions",
-               "--select", SELECT, "--partition", "MI"]
-        return subprocess.Popen(cmd, env=self.env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True, text=True)
+        cmd = [
+            str(Path(sys.executable).parent / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "orgsync_dagster.definitions",
+            "--select",
+            SELECT,
+            "--partition",
+            "MI",
+        ]
+        return subprocess.Popen(
+            cmd,
+            env=self.env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            text=True,
+        )
 
     def run(self, timeout: float = 300) -> int:
         proc = self.start_run()
@@ -120,8 +152,13 @@ def crash_and_rerun(n_events: int = 200, kill_after: int = 60) -> dict:
         h.fail_dead_runs()
         rc = h.run()
         events = h.van_events()
-        return {"events": n_events, "killed_after_creates": killed_at, "rerun_exit": rc,
-                "in_van": len(events), "exactly_once": exactly_once(events, [r["id"] for r in rows])}
+        return {
+            "events": n_events,
+            "killed_after_creates": killed_at,
+            "rerun_exit": rc,
+            "in_van": len(events),
+            "exactly_once": exactly_once(events, [r["id"] for r in rows]),
+        }
     finally:
         h.close()
 
@@ -132,14 +169,20 @@ def faults(n_events: int = 200, fault_rate: float = 0.2, max_runs: int = 3) -> d
         rows = make_events(n_events)
         seed_actionkit_events(h.engine, rows)
         runs = 0
-        for runs in range(1, max_runs + 1):
+        while runs < max_runs:
+            runs += 1
             if h.run() == 0 and len(h.van_events()) == n_events:
                 break
         events = h.van_events()
         stats = dict(h.sandbox.stats)
-        return {"events": n_events, "fault_rate": fault_rate, "runs": runs, "in_van": len(events),
-                "exactly_once": exactly_once(events, [r["id"] for r in rows]),
-                "faults_injected": {k: v for k, v in stats.items() if k.startswith("fault_")}}
+        return {
+            "events": n_events,
+            "fault_rate": fault_rate,
+            "runs": runs,
+            "in_van": len(events),
+            "exactly_once": exactly_once(events, [r["id"] for r in rows]),
+            "faults_injected": {k: v for k, v in stats.items() if k.startswith("fault_")},
+        }
     finally:
         h.close()
 
@@ -156,9 +199,13 @@ def requests_figures(n_events: int = 200, locations: int = 10) -> dict:
         second = sum(r["requests"] for r in daily_report(h.engine) if r["instance"] == "MI") - first
         export_cost = 1 + math.ceil(n_events / 50)
         return {
-            "events": n_events, "distinct_locations": locations,
-            "first_run_requests": first, "first_run_bound": 1 + 1 + n_events + locations,  # export of 0 + creates + locations
-            "rerun_requests": second, "rerun_expected": export_cost, "rerun_write_requests": second - export_cost,
+            "events": n_events,
+            "distinct_locations": locations,
+            "first_run_requests": first,
+            "first_run_bound": 1 + 1 + n_events + locations,  # export of 0 + creates + locations
+            "rerun_requests": second,
+            "rerun_expected": export_cost,
+            "rerun_write_requests": second - export_cost,
         }
     finally:
         h.close()
@@ -176,9 +223,18 @@ def main(argv=None) -> int:
     req = requests_figures(args.events)
     crash = crash_and_rerun(args.events)
     flt = faults(args.events, args.fault_rate)
-    print(json.dumps({"requests": req, "crash": crash, "faults": flt, "seconds": round(time.monotonic() - t, 1)}, indent=2))
-    ok = (req["first_run_requests"] <= req["first_run_bound"] and req["rerun_write_requests"] == 0
-          and crash["exactly_once"] and crash["rerun_exit"] == 0 and flt["exactly_once"])
+    print(
+        json.dumps(
+            {"requests": req, "crash": crash, "faults": flt, "seconds": round(time.monotonic() - t, 1)}, indent=2
+        )
+    )
+    ok = (
+        req["first_run_requests"] <= req["first_run_bound"]
+        and req["rerun_write_requests"] == 0
+        and crash["exactly_once"]
+        and crash["rerun_exit"] == 0
+        and flt["exactly_once"]
+    )
     print("figures: " + ("all met" if ok else "MISSED"))
     return 0 if ok else 1
 

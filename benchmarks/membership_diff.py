@@ -32,8 +32,17 @@ import time
 from pathlib import Path
 
 COLUMNS = [
-    "ak_id", "email", "first_name", "last_name", "mailing_address1", "mailing_address2",
-    "mailing_city", "mailing_state", "mailing_zip", "mobile_phone", "join_date",
+    "ak_id",
+    "email",
+    "first_name",
+    "last_name",
+    "mailing_address1",
+    "mailing_address2",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "mobile_phone",
+    "join_date",
 ]
 KEY = "email"
 COMPARE = [c for c in COLUMNS if c != KEY]
@@ -49,15 +58,28 @@ def generate(rows: int, out_dir: Path, seed: int = 7) -> dict:
     import polars as pl
 
     rng = np.random.default_rng(seed)
-    firsts = np.array(["Jane", "John", "Maria", "Ahmed", "Li", "Oluwaseun", "Sam", "Rosa", "Karl", "Emma", "Jose", "Priya"])
-    lasts = np.array(["Doe", "Smith", "Garcia", "Nguyen", "Khan", "Okafor", "Lee", "Luxemburg", "Marx", "Brown", "Silva"])
-    streets = np.array(["Tremont Street", "Atlantic Avenue", "Congress Street", "Massachusetts Ave", "Broadway",
-                        "Centre Street", "Main Street"])
+    firsts = np.array(
+        ["Jane", "John", "Maria", "Ahmed", "Li", "Oluwaseun", "Sam", "Rosa", "Karl", "Emma", "Jose", "Priya"]
+    )
+    lasts = np.array(
+        ["Doe", "Smith", "Garcia", "Nguyen", "Khan", "Okafor", "Lee", "Luxemburg", "Marx", "Brown", "Silva"]
+    )
+    streets = np.array(
+        [
+            "Tremont Street",
+            "Atlantic Avenue",
+            "Congress Street",
+            "Massachusetts Ave",
+            "Broadway",
+            "Centre Street",
+            "Main Street",
+        ]
+    )
     cities = np.array(["Boston", "Cambridge", "Somerville", "Quincy", "Medford", "Malden", "Brookline"])
     zips = np.array(["02111", "02139", "02143", "02169", "02155", "02148", "02445"])
     apts = np.array(["", "", "", "Apt 2", "Unit 3B", "#4"])
 
-    def people(start: int, n: int, domain: str) -> "pl.DataFrame":
+    def people(start: int, n: int, domain: str) -> pl.DataFrame:
         ids = np.arange(start, start + n)
         ci = rng.integers(0, len(cities), n)
         fi = rng.integers(0, len(firsts), n)
@@ -69,8 +91,9 @@ def generate(rows: int, out_dir: Path, seed: int = 7) -> dict:
                 "email": None,
                 "first_name": firsts[fi],
                 "last_name": lasts[li],
-                "mailing_address1": np.char.add(np.char.add(rng.integers(1, 999, n).astype(str), " "),
-                                                streets[rng.integers(0, len(streets), n)]),
+                "mailing_address1": np.char.add(
+                    np.char.add(rng.integers(1, 999, n).astype(str), " "), streets[rng.integers(0, len(streets), n)]
+                ),
                 "mailing_address2": apts[rng.integers(0, len(apts), n)],
                 "mailing_city": cities[ci],
                 "mailing_state": np.full(n, "MA"),
@@ -105,17 +128,25 @@ def generate(rows: int, out_dir: Path, seed: int = 7) -> dict:
     old.write_csv(a)
     new.write_csv(b)
     # expected counts, computed independently of both engines (python sets on the planted changes)
-    really_updated = old.filter(u & ~pl.Series(lapsed_mask)).join(
-        new, on="email", suffix="_n"
-    ).filter(pl.any_horizontal([pl.col(c).fill_null("") != pl.col(f"{c}_n").fill_null("") for c in COMPARE])).height
+    really_updated = (
+        old.filter(u & ~pl.Series(lapsed_mask))
+        .join(new, on="email", suffix="_n")
+        .filter(pl.any_horizontal([pl.col(c).fill_null("") != pl.col(f"{c}_n").fill_null("") for c in COMPARE]))
+        .height
+    )
     expected = {
         "new": n_new,
         "updated": really_updated,
         "lapsed": int(lapsed_mask.sum()),
         "unchanged": rows - int(lapsed_mask.sum()) - really_updated,
     }
-    return {"older": str(a), "newer": str(b), "expected": expected,
-            "older_mb": a.stat().st_size / 1e6, "newer_mb": b.stat().st_size / 1e6}
+    return {
+        "older": str(a),
+        "newer": str(b),
+        "expected": expected,
+        "older_mb": a.stat().st_size / 1e6,
+        "newer_mb": b.stat().st_size / 1e6,
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -145,9 +176,15 @@ def _duckdb_sql(con, older: str, newer: str, include_parse: bool) -> tuple[dict,
         con.execute(load.format(t="n", p=newer))
     con.execute(diff_sql)
     counts = dict(con.execute("SELECT status, count(*) FROM cls GROUP BY status").fetchall())
-    new_rows = con.sql(f"SELECT n.* FROM n SEMI JOIN (SELECT k FROM cls WHERE status = 'new') s ON n.{KEY} = s.k").to_arrow_table()
-    upd_rows = con.sql(f"SELECT n.* FROM n SEMI JOIN (SELECT k FROM cls WHERE status = 'updated') s ON n.{KEY} = s.k").to_arrow_table()
-    lap_rows = con.sql(f"SELECT o.* FROM o SEMI JOIN (SELECT k FROM cls WHERE status = 'lapsed') s ON o.{KEY} = s.k").to_arrow_table()
+    new_rows = con.sql(
+        f"SELECT n.* FROM n SEMI JOIN (SELECT k FROM cls WHERE status = 'new') s ON n.{KEY} = s.k"
+    ).to_arrow_table()
+    upd_rows = con.sql(
+        f"SELECT n.* FROM n SEMI JOIN (SELECT k FROM cls WHERE status = 'updated') s ON n.{KEY} = s.k"
+    ).to_arrow_table()
+    lap_rows = con.sql(
+        f"SELECT o.* FROM o SEMI JOIN (SELECT k FROM cls WHERE status = 'lapsed') s ON o.{KEY} = s.k"
+    ).to_arrow_table()
     elapsed = time.perf_counter() - t0
     assert new_rows.num_rows == counts.get("new", 0)
     assert upd_rows.num_rows == counts.get("updated", 0)
@@ -190,8 +227,13 @@ def run_child(engine: str, older: str, newer: str, include_parse: bool) -> dict:
         counts = res.to_dict()
     else:
         raise SystemExit(f"unknown engine {engine}")
-    return {"engine": engine, "elapsed_s": elapsed, "counts": counts,
-            "peak_rss_mb": _peak_rss_mb(), "start_rss_mb": rss0}
+    return {
+        "engine": engine,
+        "elapsed_s": elapsed,
+        "counts": counts,
+        "peak_rss_mb": _peak_rss_mb(),
+        "start_rss_mb": rss0,
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -224,8 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = Path(tmp.name)
     t = time.perf_counter()
     files = generate(args.rows, out_dir, args.seed)
-    print(f"generated {args.rows:,} rows: older {files['older_mb']:.0f} MB, newer {files['newer_mb']:.0f} MB "
-          f"in {time.perf_counter() - t:.1f}s; expected {files['expected']}", file=sys.stderr)
+    print(
+        f"generated {args.rows:,} rows: older {files['older_mb']:.0f} MB, newer {files['newer_mb']:.0f} MB "
+        f"in {time.perf_counter() - t:.1f}s; expected {files['expected']}",
+        file=sys.stderr,
+    )
 
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
@@ -233,8 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict]] = {"duckdb": [], "ours": []}
     for i in range(args.repeat):
         for engine in ("duckdb", "ours"):
-            cmd = [sys.executable, __file__, "--child", engine, "--older", files["older"],
-                   "--newer", files["newer"]] + (["--include-parse"] if args.include_parse else [])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                engine,
+                "--older",
+                files["older"],
+                "--newer",
+                files["newer"],
+            ] + (["--include-parse"] if args.include_parse else [])
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(out.stderr, file=sys.stderr)
@@ -255,12 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     peak = {e: max(r["peak_rss_mb"] for r in runs) for e, runs in results.items()}
     mode = "parse+diff" if args.include_parse else "diff only"
     print()
-    print("| rows | timed | DuckDB s (median/best) | ours s (median/best) | ratio ours/DuckDB | DuckDB peak RSS | ours peak RSS | counts equal |")
+    print(
+        "| rows | timed | DuckDB s (median/best) | ours s (median/best) | ratio ours/DuckDB | DuckDB peak RSS | ours peak RSS | counts equal |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---|")
-    print(f"| {args.rows:,} | {mode} | {med['duckdb']:.3f} / {best['duckdb']:.3f} | {med['ours']:.3f} / {best['ours']:.3f} "
-          f"| {med['ours'] / med['duckdb']:.2f} | {peak['duckdb']:.0f} MB | {peak['ours']:.0f} MB | {'yes' if ok else 'NO'} |")
-    print(f"\ncounts: {results['ours'][0]['counts']}; cpus: {os.cpu_count()}; "
-          f"load average at the end (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+    print(
+        f"| {args.rows:,} | {mode} | {med['duckdb']:.3f} / {best['duckdb']:.3f} | {med['ours']:.3f} / {best['ours']:.3f} "
+        f"| {med['ours'] / med['duckdb']:.2f} | {peak['duckdb']:.0f} MB | {peak['ours']:.0f} MB | {'yes' if ok else 'NO'} |"
+    )
+    print(
+        f"\ncounts: {results['ours'][0]['counts']}; cpus: {os.cpu_count()}; "
+        f"load average at the end (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+    )
     if tmp is not None and not args.keep:
         tmp.cleanup()
     return 0 if ok else 1

@@ -49,13 +49,20 @@ def seed_pushed(engine, emulator, api_key: str, rows: list[dict], scope: str = S
     """The older export as an earlier push left it: people in Action Network, receipts in the ledger."""
     db = emulator.database(api_key)
     ledger_rows, attempt_rows = [], []
-    with emulator._lock:  # noqa: SLF001 - in-process seeding of the emulator's database
+    with emulator._lock:
         for row in rows:
             payload = {"person": person_from_row(row)}
             person, _ = db.signup(payload)
             phash = payload_hash([UPSERT, payload])
-            common = dict(sync=SYNC, scope=scope, record_key=row["email"], action=UPSERT, payload_hash=phash,
-                          receipt=person.id, run_id="seed")
+            common = dict(
+                sync=SYNC,
+                scope=scope,
+                record_key=row["email"],
+                action=UPSERT,
+                payload_hash=phash,
+                receipt=person.id,
+                run_id="seed",
+            )
             ledger_rows.append(dict(common, status=SUCCEEDED, attempts=1))
             attempt_rows.append(dict(common, outcome=SUCCEEDED))
     with engine.begin() as conn:
@@ -63,23 +70,36 @@ def seed_pushed(engine, emulator, api_key: str, rows: list[dict], scope: str = S
         conn.execute(sync_attempts.insert(), attempt_rows)
 
 
-def push(engine, url: str, api_key: str, older: list[dict], newer: list[dict], *, rps: float, concurrency: int,
-         run_id: str) -> dict:
+def push(
+    engine, url: str, api_key: str, older: list[dict], newer: list[dict], *, rps: float, concurrency: int, run_id: str
+) -> dict:
     """Diff two exports (as frames) and push the changes; returns counts and timings."""
     cols = samples.COLUMNS
-    frame = lambda rows: pl.DataFrame(rows, schema={c: pl.String for c in cols})  # noqa: E731
+    frame = lambda rows: pl.DataFrame(rows, schema={c: pl.String for c in cols})
     compare = [c for c in MAPPED_COLUMNS if c in cols and c != "email"]
     result = diff_snapshots(frame(older), frame(newer), key="email", compare_columns=compare)
     lapsed = result.lapsed.to_dicts()
-    plan = plan_push(key_column="email", new_rows=result.new.to_dicts(), updated_rows=result.updated.to_dicts(),
-                     lapsed_rows=lapsed, person_ids=known_person_ids(engine, SCOPE, [r["email"] for r in lapsed]),
-                     unchanged=result.counts["unchanged"])
+    plan = plan_push(
+        key_column="email",
+        new_rows=result.new.to_dicts(),
+        updated_rows=result.updated.to_dicts(),
+        lapsed_rows=lapsed,
+        person_ids=known_person_ids(engine, SCOPE, [r["email"] for r in lapsed]),
+        unchanged=result.counts["unchanged"],
+    )
     client = ActionNetworkResource(api_key=api_key, base_url=url, requests_per_second=rps).client()
     started = time.monotonic()
     report, outcome = run_push(engine, client, plan.ops, scope=SCOPE, run_id=run_id, concurrency=concurrency)
     seconds = time.monotonic() - started
-    return {**result.to_dict(), "changes": len(plan.ops), "requests": client.requests_sent,
-            "seconds": round(seconds, 2), "rps": round(client.requests_sent / seconds, 2), "ok": report.ok, **outcome}
+    return {
+        **result.to_dict(),
+        "changes": len(plan.ops),
+        "requests": client.requests_sent,
+        "seconds": round(seconds, 2),
+        "rps": round(client.requests_sent / seconds, 2),
+        "ok": report.ok,
+        **outcome,
+    }
 
 
 def verify(dump: dict, pair: samples.WeekPair) -> list[str]:
@@ -118,26 +138,39 @@ def fresh_database() -> tuple[str, callable]:
 
 
 # -- the three measurements -------------------------------------------------------------------------------------
-def measure_throughput(engine, pair: samples.WeekPair, *, rps: float = 20, latency_ms: float = 100,
-                       concurrency: int = 8) -> dict:
+def measure_throughput(
+    engine, pair: samples.WeekPair, *, rps: float = 20, latency_ms: float = 100, concurrency: int = 8
+) -> dict:
     from orgsync_dagster.sandbox.server import SandboxServer
 
     key = f"bench-{uuid.uuid4().hex[:8]}"
     with SandboxServer(latency_ms=latency_ms, rate_limit=rps, with_s3=False) as server:
         seed_pushed(engine, server.action_network, key, pair.older)
         before = server.action_network.stats(key)
-        out = push(engine, server.urls.action_network_url, key, pair.older, pair.newer, rps=rps,
-                   concurrency=concurrency, run_id="throughput")
+        out = push(
+            engine,
+            server.urls.action_network_url,
+            key,
+            pair.older,
+            pair.newer,
+            rps=rps,
+            concurrency=concurrency,
+            run_id="throughput",
+        )
         after = server.action_network.stats(key)
         out.update(
-            limit_rps=rps, served=after["requests"] - before["requests"], answered_429=server.stats["rate_limited_429"],
-            share_of_limit=round(out["rps"] / rps, 3), problems=verify(server.action_network.dump(key), pair),
+            limit_rps=rps,
+            served=after["requests"] - before["requests"],
+            answered_429=server.stats["rate_limited_429"],
+            share_of_limit=round(out["rps"] / rps, 3),
+            problems=verify(server.action_network.dump(key), pair),
         )
     return out
 
 
-def measure_faults(engine, pair: samples.WeekPair, *, fault_rate: float = 0.2, concurrency: int = 8,
-                   seed: int = 11) -> dict:
+def measure_faults(
+    engine, pair: samples.WeekPair, *, fault_rate: float = 0.2, concurrency: int = 8, seed: int = 11
+) -> dict:
     from orgsync_dagster.sandbox.server import SandboxServer
 
     key = f"bench-{uuid.uuid4().hex[:8]}"
@@ -146,29 +179,59 @@ def measure_faults(engine, pair: samples.WeekPair, *, fault_rate: float = 0.2, c
         before = writes(server.action_network.stats(key))
         runs = []
         for attempt in range(3):  # a run leaves members failed only when retries ran out; the next run retries
-            runs.append(push(engine, server.urls.action_network_url, key, pair.older, pair.newer, rps=1000,
-                             concurrency=concurrency, run_id=f"faults-{attempt}"))
+            runs.append(
+                push(
+                    engine,
+                    server.urls.action_network_url,
+                    key,
+                    pair.older,
+                    pair.newer,
+                    rps=1000,
+                    concurrency=concurrency,
+                    run_id=f"faults-{attempt}",
+                )
+            )
             if runs[-1]["ok"]:
                 break
         total_writes = writes(server.action_network.stats(key)) - before
         changes = runs[0]["changes"]
-        return {"fault_rate": fault_rate, "changes": changes, "runs": len(runs), "writes": total_writes,
-                "writes_per_change": round(total_writes / changes, 3), "faults": {k: v for k, v in server.stats.items()
-                                                                                 if k.startswith("fault_")},
-                "problems": verify(server.action_network.dump(key), pair)}
+        return {
+            "fault_rate": fault_rate,
+            "changes": changes,
+            "runs": len(runs),
+            "writes": total_writes,
+            "writes_per_change": round(total_writes / changes, 3),
+            "faults": {k: v for k, v in server.stats.items() if k.startswith("fault_")},
+            "problems": verify(server.action_network.dump(key), pair),
+        }
 
 
 def _ledger_succeeded(engine, run_prefix: str) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(sync_ledger).where(
-            sync_ledger.c.status == SUCCEEDED, sync_ledger.c.run_id.like(f"{run_prefix}%"))).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(sync_ledger)
+            .where(sync_ledger.c.status == SUCCEEDED, sync_ledger.c.run_id.like(f"{run_prefix}%"))
+        ).scalar_one()
 
 
-def measure_kill(engine, url: str, pair: samples.WeekPair, workdir: Path, *, rps: float = 20,
-                 latency_ms: float = 50, kill_after: int = 20) -> dict:
+def measure_kill(
+    engine,
+    url: str,
+    pair: samples.WeekPair,
+    workdir: Path,
+    *,
+    rps: float = 20,
+    latency_ms: float = 50,
+    kill_after: int = 20,
+) -> dict:
     """`orgsync sandbox` and `orgsync membership push --apply` as subprocesses; SIGKILL the push, run it again."""
-    sandbox = subprocess.Popen([sys.executable, "-m", "orgsync_dagster.cli", "sandbox", "--no-s3", "--latency-ms",
-                                str(latency_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "orgsync_dagster.cli", "sandbox", "--no-s3", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         urls = json.loads(sandbox.stdout.readline())
         an_url, key = urls["action_network_url"], f"bench-{uuid.uuid4().hex[:8]}"
@@ -179,8 +242,19 @@ def measure_kill(engine, url: str, pair: samples.WeekPair, workdir: Path, *, rps
         push(engine, an_url, key, [], pair.older, rps=500, concurrency=16, run_id="seed")  # the earlier push
         before = writes(requests.get(admin, timeout=10).json()["stats"])
         env = dict(os.environ, ORGSYNC_WAREHOUSE_URL=url, ACTION_NETWORK_API_KEY=key, ACTION_NETWORK_URL=an_url)
-        cmd = [sys.executable, "-m", "orgsync_dagster.membership.push_cli", "push", str(files["older"]),
-               str(files["newer"]), "--apply", "--max-rps", str(rps), "--allow-mass-lapse", "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "orgsync_dagster.membership.push_cli",
+            "push",
+            str(files["older"]),
+            str(files["newer"]),
+            "--apply",
+            "--max-rps",
+            str(rps),
+            "--allow-mass-lapse",
+            "--json",
+        ]
         victim = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while _ledger_succeeded(engine, "cli-") < kill_after and victim.poll() is None and time.monotonic() < deadline:
@@ -189,17 +263,25 @@ def measure_kill(engine, url: str, pair: samples.WeekPair, workdir: Path, *, rps
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         with engine.connect() as conn:
-            in_flight = conn.execute(sa.select(sa.func.count()).select_from(sync_ledger).where(
-                sync_ledger.c.status == "in_flight")).scalar_one()
+            in_flight = conn.execute(
+                sa.select(sa.func.count()).select_from(sync_ledger).where(sync_ledger.c.status == "in_flight")
+            ).scalar_one()
         resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         summary = json.loads(resumed.stdout.strip().splitlines()[-1])
         dump = requests.get(admin, timeout=10).json()
         total_writes = writes(dump["stats"]) - before
         changes = len(pair.new) + len(pair.updated) + len(pair.lapsed)
-        return {"changes": changes, "killed_after_succeeded": killed_at, "in_flight_at_kill": in_flight,
-                "resume_exit": resumed.returncode, "resume_already_done": summary.get("already_done"),
-                "resume_reconciled": summary.get("reconciled"), "writes": total_writes,
-                "writes_per_change": round(total_writes / changes, 3), "problems": verify(dump, pair)}
+        return {
+            "changes": changes,
+            "killed_after_succeeded": killed_at,
+            "in_flight_at_kill": in_flight,
+            "resume_exit": resumed.returncode,
+            "resume_already_done": summary.get("already_done"),
+            "resume_reconciled": summary.get("reconciled"),
+            "writes": total_writes,
+            "writes_per_change": round(total_writes / changes, 3),
+            "problems": verify(dump, pair),
+        }
     finally:
         sandbox.send_signal(signal.SIGTERM)
         try:

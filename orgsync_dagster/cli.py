@@ -19,8 +19,13 @@ def _cmd_sandbox(args) -> int:
         print("error: --fault-rate must be at least 0 and below 1", file=sys.stderr)
         return 2
     server = SandboxServer(
-        args.host, args.port, latency_ms=args.latency_ms, fault_rate=args.fault_rate,
-        rate_limit=args.rate_limit, with_s3=not args.no_s3, seed=args.seed,
+        args.host,
+        args.port,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        rate_limit=args.rate_limit,
+        with_s3=not args.no_s3,
+        seed=args.seed,
     )
     try:
         urls = server.start()
@@ -52,10 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 = any free port")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
-    p.add_argument("--fault-rate", type=float, default=0.0,
-                   help="share of requests answered 429/500/503 or dropped (0..1)")
-    p.add_argument("--rate-limit", type=float, default=None,
-                   help="requests per second per API key; excess answered 429 with Retry-After")
+    p.add_argument(
+        "--fault-rate", type=float, default=0.0, help="share of requests answered 429/500/503 or dropped (0..1)"
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second per API key; excess answered 429 with Retry-After",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed for fault injection")
     p.add_argument("--no-s3", action="store_true", help="do not start the S3 endpoint")
     p.set_defaults(func=_cmd_sandbox)

@@ -19,6 +19,7 @@ from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster.shifts import defs as shifts
 from orgsync_dagster.usage import defs as usage
 
+
 def _env_or_default(name: str, default):
     """An EnvVar when the variable is set (its value is then hidden in the UI), otherwise the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
@@ -32,7 +33,9 @@ def shared_resources() -> dict:
             application_name=_env_or_default("VAN_APPLICATION_NAME", "orgsync"),
             base_url=_env_or_default("VAN_URL", "https://api.securevan.com/v4/"),
             requests_per_second=float(os.environ.get("VAN_REQUESTS_PER_SECOND", "2")),
-            daily_request_budget=int(os.environ["VAN_DAILY_REQUEST_BUDGET"]) if os.environ.get("VAN_DAILY_REQUEST_BUDGET") else None,
+            daily_request_budget=int(os.environ["VAN_DAILY_REQUEST_BUDGET"])
+            if os.environ.get("VAN_DAILY_REQUEST_BUDGET")
+            else None,
         ),
         "action_network": ActionNetworkResource(
             api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"),

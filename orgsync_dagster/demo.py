@@ -40,12 +40,21 @@ class DemoContext:
     say: Callable[[str], None] = print
     results: dict = field(default_factory=dict)
 
-    def run_job(self, job_name: str, *, partition_key: str | None = None, run_config: dict | None = None,
-                tags: dict | None = None):
+    def run_job(
+        self,
+        job_name: str,
+        *,
+        partition_key: str | None = None,
+        run_config: dict | None = None,
+        tags: dict | None = None,
+    ):
         job = self.defs.resolve_job_def(job_name)
         config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **(run_config or {})}
         return job.execute_in_process(
-            instance=self.instance, partition_key=partition_key, run_config=config, tags=tags,
+            instance=self.instance,
+            partition_key=partition_key,
+            run_config=config,
+            tags=tags,
             raise_on_error=False,
         )
 
@@ -70,8 +79,14 @@ def _drop_database(admin_url: str, url: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: tuple[str, ...] = DOMAINS,
-             say: Callable[[str], None] = print, as_json: bool = False) -> dict:
+def run_demo(
+    *,
+    warehouse_url: str | None = None,
+    keep: bool = False,
+    domains: tuple[str, ...] = DOMAINS,
+    say: Callable[[str], None] = print,
+    as_json: bool = False,
+) -> dict:
     from orgsync_dagster.lib.embedded_pg import normalize_url, release_embedded, start_embedded
     from orgsync_dagster.sandbox.server import SandboxServer
 
@@ -122,9 +137,15 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
         instance = dg.DagsterInstance.from_config(str(home))
         definitions = importlib.import_module("orgsync_dagster.definitions")
         ctx = DemoContext(
-            defs=definitions.defs, instance=instance, engine=engine_for(warehouse), sandbox=sandbox,
-            van_keys=van_keys, action_network_key=env["ACTION_NETWORK_API_KEY"], s3_bucket=env["ORGSYNC_S3_BUCKET"],
-            workdir=workdir, say=say,
+            defs=definitions.defs,
+            instance=instance,
+            engine=engine_for(warehouse),
+            sandbox=sandbox,
+            van_keys=van_keys,
+            action_network_key=env["ACTION_NETWORK_API_KEY"],
+            s3_bucket=env["ORGSYNC_S3_BUCKET"],
+            workdir=workdir,
+            say=say,
         )
         for name in domains:
             module = importlib.import_module(f"orgsync_dagster.{name}.demo")
@@ -134,12 +155,18 @@ def run_demo(*, warehouse_url: str | None = None, keep: bool = False, domains: t
         from orgsync_dagster.resources.warehouse import WarehouseResource
         from orgsync_dagster.usage.assets import api_usage
 
-        usage = dg.materialize([api_usage], partition_key=utc_today().isoformat(), instance=instance,
-                               resources={"warehouse": WarehouseResource(url=warehouse)})
+        usage = dg.materialize(
+            [api_usage],
+            partition_key=utc_today().isoformat(),
+            instance=instance,
+            resources={"warehouse": WarehouseResource(url=warehouse)},
+        )
         say(f"\n== platform ==\napi usage report (orgsync/api_usage) for today: {'ok' if usage.success else 'FAILED'}")
         report["requests"] = daily_report(ctx.engine)
-        report["runs"] = {"total": len(instance.get_runs()), "failed": sum(
-            1 for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE)}
+        report["runs"] = {
+            "total": len(instance.get_runs()),
+            "failed": sum(1 for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE),
+        }
         report["seconds"] = round(time.monotonic() - started, 1)
         instance.dispose()
     finally:

@@ -29,7 +29,9 @@ def pg_url():
     admin, _where = _admin()
     url = pg_test_server.create_database(admin)
     yield url
-    engine = warehouse_mod._engines.pop(pg_test_server.sa.engine.make_url(url).render_as_string(hide_password=False), None)
+    engine = warehouse_mod._engines.pop(
+        pg_test_server.sa.engine.make_url(url).render_as_string(hide_password=False), None
+    )
     if engine is not None:
         engine.dispose()
     warehouse_mod._ready.discard(url)

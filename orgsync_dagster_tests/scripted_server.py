@@ -32,8 +32,15 @@ class ScriptedServer:
 
     def _app(self, environ, start_response):
         req = Request(environ)
-        self.seen.append({"method": req.method, "path": req.path, "args": dict(req.args),
-                          "auth": req.headers.get("Authorization"), "body": req.get_data(as_text=True)})
+        self.seen.append(
+            {
+                "method": req.method,
+                "path": req.path,
+                "args": dict(req.args),
+                "auth": req.headers.get("Authorization"),
+                "body": req.get_data(as_text=True),
+            }
+        )
         status, body, headers = self.script.popleft() if self.script else (200, {"items": []}, {})
         data = "" if body is None else json.dumps(body)
         return Response(data, status=status, headers=headers, content_type="application/json")(environ, start_response)

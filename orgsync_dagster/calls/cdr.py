@@ -21,13 +21,36 @@ from zoneinfo import ZoneInfo
 from orgsync_dagster.calls.config import CallsSettings, normalize_result
 from orgsync_dagster.calls.logic import UNATTEMPTED_ERROR
 
-CDR_COLUMNS = ("id", "account_number", "first_name", "last_name", "phone_dialed", "call_connect_time",
-               "call_start_time", "call_finish_time", "caller_login", "result", "campaign_id")
+CDR_COLUMNS = (
+    "id",
+    "account_number",
+    "first_name",
+    "last_name",
+    "phone_dialed",
+    "call_connect_time",
+    "call_start_time",
+    "call_finish_time",
+    "caller_login",
+    "result",
+    "campaign_id",
+)
 REQUIRED = ("id", "account_number", "call_start_time", "result")
-ALIASES = {"call_id": "id", "callid": "id", "account": "account_number", "account_no": "account_number",
-           "phone": "phone_dialed", "phone_number": "phone_dialed", "connect_time": "call_connect_time",
-           "start_time": "call_start_time", "finish_time": "call_finish_time", "agent_login": "caller_login",
-           "login": "caller_login", "lv_result": "result", "term_code": "result", "campaign": "campaign_id"}
+ALIASES = {
+    "call_id": "id",
+    "callid": "id",
+    "account": "account_number",
+    "account_no": "account_number",
+    "phone": "phone_dialed",
+    "phone_number": "phone_dialed",
+    "connect_time": "call_connect_time",
+    "start_time": "call_start_time",
+    "finish_time": "call_finish_time",
+    "agent_login": "caller_login",
+    "login": "caller_login",
+    "lv_result": "result",
+    "term_code": "result",
+    "campaign": "campaign_id",
+}
 MAX_FIELD = 500
 
 
@@ -60,8 +83,11 @@ def map_header(header: list[str]) -> dict[str, int]:
     missing = [c for c in REQUIRED if c not in index]
     if missing:
         # the first row is not echoed: in a file without its header it is a call (names, phone number)
-        hint = " (the first row looks like data: the export needs its header row)" if any(
-            any(ch.isdigit() for ch in h) for h in header) else ""
+        hint = (
+            " (the first row looks like data: the export needs its header row)"
+            if any(any(ch.isdigit() for ch in h) for h in header)
+            else ""
+        )
         raise CdrFormatError(
             f"not a Livevox CDR export: missing column(s) {', '.join(missing)} among the {len(header)} columns of "
             f"the first row{hint}. Expected: {', '.join(CDR_COLUMNS)}"
@@ -88,7 +114,7 @@ def parse_time(raw: str, formats: tuple[str, ...], tz: ZoneInfo) -> dt.datetime 
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)
 
 
 def parse_account(account: str) -> tuple[str, str, str | None] | None:
@@ -155,11 +181,21 @@ def _row(row, index, line, settings: CallsSettings, tz, districts, source) -> Ro
     lv_result = normalize_result(get("result"))
     term = settings.term_codes.get(lv_result)
     fields = {
-        "id": call_id, "account_number": account, "district": district, "system_id": system, "voter_id": voter,
-        "first_name": get("first_name"), "last_name": get("last_name"), "phone_dialed": get("phone_dialed"),
-        "caller_login": get("caller_login"), "campaign_id": get("campaign_id"), "lv_result": lv_result,
+        "id": call_id,
+        "account_number": account,
+        "district": district,
+        "system_id": system,
+        "voter_id": voter,
+        "first_name": get("first_name"),
+        "last_name": get("last_name"),
+        "phone_dialed": get("phone_dialed"),
+        "caller_login": get("caller_login"),
+        "campaign_id": get("campaign_id"),
+        "lv_result": lv_result,
         "full_on_screen_result": term.full_on_screen_result if term else lv_result,
-        "term_code_known": term is not None, "client": candidate.slug if candidate else None, "source_file": source,
+        "term_code_known": term is not None,
+        "client": candidate.slug if candidate else None,
+        "source_file": source,
     }
     if term:
         fields.update({k: v for k, v in term.attributes.items() if k not in fields})
@@ -171,8 +207,11 @@ def _row(row, index, line, settings: CallsSettings, tz, districts, source) -> Ro
     if voter is None:
         warnings.append("missing voter id")
     times = {}
-    for col, name in (("call_connect_time", "connect_time"), ("call_start_time", "start_time"),
-                      ("call_finish_time", "finish_time")):
+    for col, name in (
+        ("call_connect_time", "connect_time"),
+        ("call_start_time", "start_time"),
+        ("call_finish_time", "finish_time"),
+    ):
         raw = get(col)
         times[name] = parse_time(raw, settings.cdr_time_formats, tz)
         if raw and times[name] is None and col != "call_start_time":
@@ -182,8 +221,13 @@ def _row(row, index, line, settings: CallsSettings, tz, districts, source) -> Ro
         # kept (never dropped) but unsyncable: it belongs to no day. Written only when the call is new, so a bad
         # re-upload never overwrites a good, possibly already synced, call.
         warnings.append("malformed call_start_time")
-        on_insert = {**fields, **times, "timestamp": None, "sync_status": UNATTEMPTED_ERROR,
-                     "error": f"malformed call_start_time {get('call_start_time')[:40]!r}"}
+        on_insert = {
+            **fields,
+            **times,
+            "timestamp": None,
+            "sync_status": UNATTEMPTED_ERROR,
+            "error": f"malformed call_start_time {get('call_start_time')[:40]!r}",
+        }
         return RowOutcome(line, call_id, set_fields=None, on_insert=on_insert, warning="; ".join(warnings))
     fields.update(times)
     fields["timestamp"] = times["start_time"]

@@ -48,11 +48,17 @@ def _write_rejects(client, bucket: str, key: str, rejects: list[tuple]) -> str:
     partitions_def=cdr_file_partitions,
     group_name="calls",
     kinds={"s3", "mongodb"},
-    check_specs=[dg.AssetCheckSpec(REJECT_CHECK, asset=["calls", "livevox_cdr"],
-                                   description="Every row of the CDR file was loaded or skipped as a test account.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECT_CHECK,
+            asset=["calls", "livevox_cdr"],
+            description="Every row of the CDR file was loaded or skipped as a test account.",
+        )
+    ],
 )
-def livevox_cdr(context: dg.AssetExecutionContext, config: CdrLoadConfig, s3: S3Resource,
-                calls_store: CallsStoreResource):
+def livevox_cdr(
+    context: dg.AssetExecutionContext, config: CdrLoadConfig, s3: S3Resource, calls_store: CallsStoreResource
+):
     """One Livevox CDR export file loaded into the calls store: calls upserted by Livevox call id (re-loading is
     harmless and never touches sync status), test accounts skipped, unusable rows quarantined with their reason."""
     key = context.partition_key
@@ -61,8 +67,9 @@ def livevox_cdr(context: dg.AssetExecutionContext, config: CdrLoadConfig, s3: S3
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
-        raise dg.Failure(description=f"cannot read s3://{bucket}/{key}: "
-                                     f"{exc.response.get('Error', {}).get('Code', 'error')}") from None
+        raise dg.Failure(
+            description=f"cannot read s3://{bucket}/{key}: {exc.response.get('Error', {}).get('Code', 'error')}"
+        ) from None
     counts: Counter = Counter()
     warnings: Counter = Counter()
     rejects: list[tuple] = []
@@ -99,21 +106,32 @@ def livevox_cdr(context: dg.AssetExecutionContext, config: CdrLoadConfig, s3: S3
         loaded = counts["inserted"] + counts["updated"]
         raise dg.Failure(
             description=f"{source}: {what}. Copied to {where}. {loaded} row(s) before the problem were loaded; "
-                        "fix the file and upload it again (loading is idempotent).",
-            allow_retries=False, metadata={"rows_loaded": loaded},
+            "fix the file and upload it again (loading is idempotent).",
+            allow_retries=False,
+            metadata={"rows_loaded": loaded},
         ) from None
     quarantine = _write_rejects(client, bucket, key, rejects) if rejects else None
-    context.log.info(f"{source}: {counts['rows']} calls, {counts['rejected']} rejected, "
-                     f"{counts['test_accounts_skipped']} test accounts")
-    yield dg.MaterializeResult(metadata={
-        "file": source, "etag": config.etag, "dagster/row_count": counts["rows"],
-        **{k: counts[k] for k in ("rows", "inserted", "updated", "test_accounts_skipped", "rejected")},
-        "warnings": dg.MetadataValue.json(dict(warnings)),
-        "rejected_rows_file": quarantine or "",
-    })
+    context.log.info(
+        f"{source}: {counts['rows']} calls, {counts['rejected']} rejected, "
+        f"{counts['test_accounts_skipped']} test accounts"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "file": source,
+            "etag": config.etag,
+            "dagster/row_count": counts["rows"],
+            **{k: counts[k] for k in ("rows", "inserted", "updated", "test_accounts_skipped", "rejected")},
+            "warnings": dg.MetadataValue.json(dict(warnings)),
+            "rejected_rows_file": quarantine or "",
+        }
+    )
     yield dg.AssetCheckResult(
-        check_name=REJECT_CHECK, passed=counts["rejected"] == 0, severity=dg.AssetCheckSeverity.WARN,
+        check_name=REJECT_CHECK,
+        passed=counts["rejected"] == 0,
+        severity=dg.AssetCheckSeverity.WARN,
         description=f"{counts['rejected']} row(s) rejected; reasons in {quarantine}" if quarantine else None,
-        metadata={"rejected": counts["rejected"],
-                  "reasons": dg.MetadataValue.json(dict(Counter(r[2].split(":")[0] for r in rejects)))},
+        metadata={
+            "rejected": counts["rejected"],
+            "reasons": dg.MetadataValue.json(dict(Counter(r[2].split(":")[0] for r in rejects))),
+        },
     )

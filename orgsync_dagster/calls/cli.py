@@ -57,7 +57,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("reset", help="put a candidate-day's error calls back to unsynced")
     p.add_argument("candidate")
     p.add_argument("day", help="YYYY-MM-DD (the candidate's local day)")
-    p.add_argument("--status", nargs="+", default=[logic.ATTEMPTED_ERROR, logic.UNATTEMPTED_ERROR],
-                   choices=[logic.ATTEMPTED_ERROR, logic.UNATTEMPTED_ERROR, logic.QUEUED_FOR_CSV, logic.IN_PROGRESS])
+    p.add_argument(
+        "--status",
+        nargs="+",
+        default=[logic.ATTEMPTED_ERROR, logic.UNATTEMPTED_ERROR],
+        choices=[logic.ATTEMPTED_ERROR, logic.UNATTEMPTED_ERROR, logic.QUEUED_FOR_CSV, logic.IN_PROGRESS],
+    )
     p.add_argument("--apply", action="store_true", help="change the store (default: only count)")
     p.set_defaults(func=_cmd_reset)

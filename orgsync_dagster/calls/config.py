@@ -124,7 +124,9 @@ def _tz(name, where: str) -> str:
     try:
         ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise CallsConfigError(f"{where}: unknown time zone {name!r} (use an IANA name like America/New_York)") from None
+        raise CallsConfigError(
+            f"{where}: unknown time zone {name!r} (use an IANA name like America/New_York)"
+        ) from None
     return str(name)
 
 
@@ -163,8 +165,16 @@ def _pairs(value, where: str) -> tuple[tuple[int, int], ...]:
 def _rule(key: str, raw, where: str) -> ResultRule:
     if not isinstance(raw, dict):
         raise CallsConfigError(f"{where} must be a mapping of settings")
-    unknown = set(raw) - {"display_name", "success", "result_code", "activist_codes", "responses", "sync_to_van",
-                          "include_in_csv", "value"}
+    unknown = set(raw) - {
+        "display_name",
+        "success",
+        "result_code",
+        "activist_codes",
+        "responses",
+        "sync_to_van",
+        "include_in_csv",
+        "value",
+    }
     if unknown:
         raise CallsConfigError(f"{where}: unknown setting(s) {sorted(unknown)}")
     for flag in ("sync_to_van", "include_in_csv"):
@@ -198,7 +208,9 @@ def _candidate(slug: str, raw, settings: dict, instances: set[str]) -> Candidate
             raise CallsConfigError(f"{where}.van_instance {instance!r} is not in van_instances {sorted(instances)}")
     mode = VAN_MODES.get(str(raw.get("van_mode", "myc")).lower())
     if mode is None:
-        raise CallsConfigError(f"{where}.van_mode must be myc (MyCampaign) or van (MyVoters), got {raw.get('van_mode')!r}")
+        raise CallsConfigError(
+            f"{where}.van_mode must be myc (MyCampaign) or van (MyVoters), got {raw.get('van_mode')!r}"
+        )
     results_raw = raw.get("results") or {}
     if not isinstance(results_raw, dict):
         raise CallsConfigError(f"{where}.results must map on-screen results to their settings")
@@ -246,8 +258,9 @@ def parse_settings(data: dict) -> CallsSettings:
     if not isinstance(budgets_raw, dict):
         raise CallsConfigError("van_instances must map instance names to {daily_budget: N}")
     budgets = {
-        str(name): _int((v or {}).get("daily_budget"), f"van_instances.{name}.daily_budget",
-                        default=DEFAULT_DAILY_BUDGET, minimum=0)
+        str(name): _int(
+            (v or {}).get("daily_budget"), f"van_instances.{name}.daily_budget", default=DEFAULT_DAILY_BUDGET, minimum=0
+        )
         for name, v in budgets_raw.items()
     }
     term_codes = {}

@@ -17,9 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from orgsync_dagster.calls import logic
-from orgsync_dagster.calls.config import Candidate, CallsSettings
+from orgsync_dagster.calls.config import CallsSettings, Candidate
 from orgsync_dagster.calls.logic import (
-    ATTEMPTED_ERROR, FINISHED, IGNORED, IN_PROGRESS, QUEUED_FOR_CSV, TO_CSV, TO_VAN, UNATTEMPTED_ERROR, UNSYNCED,
+    ATTEMPTED_ERROR,
+    FINISHED,
+    IGNORED,
+    IN_PROGRESS,
+    QUEUED_FOR_CSV,
+    TO_CSV,
+    TO_VAN,
+    UNATTEMPTED_ERROR,
+    UNSYNCED,
 )
 from orgsync_dagster.calls.target import CANVASS_SYNC, CanvassTarget
 from orgsync_dagster.lib.ledger import SUCCEEDED, UNRESOLVED
@@ -27,8 +35,16 @@ from orgsync_dagster.lib.sync import Op, SyncEngine, SyncReport
 
 log = logging.getLogger(__name__)
 BATCH = 1000
-PLAN_FIELDS = {"id": 1, "voter_id": 1, "timestamp": 1, "lv_result": 1, "full_on_screen_result": 1,
-               "phone_dialed": 1, "sync_status": 1, "sync_attempted_at": 1}
+PLAN_FIELDS = {
+    "id": 1,
+    "voter_id": 1,
+    "timestamp": 1,
+    "lv_result": 1,
+    "full_on_screen_result": 1,
+    "phone_dialed": 1,
+    "sync_status": 1,
+    "sync_attempted_at": 1,
+}
 CsvSink = Callable[[str, Iterator[list[str]]], str]  # (object key, rows) -> URL (the receipt)
 
 
@@ -71,7 +87,7 @@ class _Batcher:
         status, error = key
         fields = {"error": error} if error else {}
         if status in (IGNORED, UNATTEMPTED_ERROR):
-            fields["synced_at"] = dt.datetime.now(dt.timezone.utc)
+            fields["synced_at"] = dt.datetime.now(dt.UTC)
         self.store.set_status_many(ids, [UNSYNCED], status, fields)
 
     def flush(self) -> None:
@@ -85,9 +101,19 @@ def csv_key(settings: CallsSettings, candidate: Candidate, day: str, run_id: str
 
 
 def sync_day(
-    *, store, settings: CallsSettings, candidate: Candidate, day: str, run_id: str, allowance: int,
-    client=None, ledger_factory=None, csv_sink: CsvSink | None = None, dry_run: bool = False,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc), logger=None,
+    *,
+    store,
+    settings: CallsSettings,
+    candidate: Candidate,
+    day: str,
+    run_id: str,
+    allowance: int,
+    client=None,
+    ledger_factory=None,
+    csv_sink: CsvSink | None = None,
+    dry_run: bool = False,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    logger=None,
 ) -> DaySyncResult:
     logger = logger or log
     start, end = logic.day_window(day, candidate.tz)
@@ -104,8 +130,9 @@ def sync_day(
         if dry_run:
             result.recovered["to reconcile"] += 1
         elif entry and entry.status == SUCCEEDED:
-            store.set_status(call["id"], [IN_PROGRESS], FINISHED, set_fields={"receipt": entry.receipt,
-                                                                               "synced_at": clock()})
+            store.set_status(
+                call["id"], [IN_PROGRESS], FINISHED, set_fields={"receipt": entry.receipt, "synced_at": clock()}
+            )
             result.recovered["finished (ledger)"] += 1
         elif entry is None or entry.status not in UNRESOLVED:
             store.set_status(call["id"], [IN_PROGRESS], UNSYNCED, unset=["sync_attempted_at", "claimed_by"])
@@ -119,7 +146,8 @@ def sync_day(
                 result.recovered["in_flight: reconciled"] += 1
             else:
                 CanvassTarget(store, None, candidate.slug, run_id, clock).mark_unknown(
-                    call["id"], call.get("sync_attempted_at"), clock())
+                    call["id"], call.get("sync_attempted_at"), clock()
+                )
                 result.recovered["outcome unknown"] += 1
 
     # (2) plan the unsynced calls (streamed, oldest first)
@@ -161,8 +189,9 @@ def sync_day(
     if ops and ledger is not None:
         done = {k: e for k, e in ledger.load([op.key for op in ops]).items() if e.status == SUCCEEDED}
         for key, entry in done.items():
-            store.set_status(key, [UNSYNCED, IN_PROGRESS], FINISHED,
-                             set_fields={"receipt": entry.receipt, "synced_at": clock()})
+            store.set_status(
+                key, [UNSYNCED, IN_PROGRESS], FINISHED, set_fields={"receipt": entry.receipt, "synced_at": clock()}
+            )
         if done:
             result.recovered["finished (ledger)"] += len(done)
         ops = [op for op in ops if op.key not in done]
@@ -186,8 +215,12 @@ def _send(ops, target, ledger_factory, result, candidate, store, logger) -> Sync
     if report.errors:
         result.errors.extend(report.errors[:20])
     # calls the budget stopped (nothing sent; back to unsynced by the target): hybrid -> CSV, full -> later
-    docs = {d["id"]: d for d in store.stream({"id": {"$in": [op.key for op in ops]}},
-                                             {"id": 1, "sync_status": 1, "sync_attempted_at": 1})}
+    docs = {
+        d["id"]: d
+        for d in store.stream(
+            {"id": {"$in": [op.key for op in ops]}}, {"id": 1, "sync_status": 1, "sync_attempted_at": 1}
+        )
+    }
     stopped = [op.key for op in ops if logic.status_of(docs.get(op.key) or {}) is None]
     if stopped:
         if candidate.strategy == "hybrid":
@@ -195,7 +228,7 @@ def _send(ops, target, ledger_factory, result, candidate, store, logger) -> Sync
         else:
             result.deferred_budget += len(stopped)
     # still in_progress after every reconciliation round: the outcome stays unknown -> final error
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for op in ops:
         doc = docs.get(op.key) or {}
         if logic.status_of(doc) == IN_PROGRESS:
@@ -243,5 +276,7 @@ def final_state_problems(result: DaySyncResult) -> list[str]:
     if waiting > 0:
         problems.append(f"{waiting} call(s) unsynced")
     if by.get(ATTEMPTED_ERROR) or by.get(UNATTEMPTED_ERROR):
-        problems.append(f"{by.get(ATTEMPTED_ERROR, 0)} attempted_error, {by.get(UNATTEMPTED_ERROR, 0)} unattempted_error")
+        problems.append(
+            f"{by.get(ATTEMPTED_ERROR, 0)} attempted_error, {by.get(UNATTEMPTED_ERROR, 0)} unattempted_error"
+        )
     return problems

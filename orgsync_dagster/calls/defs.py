@@ -2,7 +2,7 @@ import os
 
 import dagster as dg
 
-from orgsync_dagster.calls.assets import calls_daily_report, call_sync_status, van_reference_data_asset
+from orgsync_dagster.calls.assets import call_sync_status, calls_daily_report, van_reference_data_asset
 from orgsync_dagster.calls.cdr_assets import livevox_cdr
 from orgsync_dagster.calls.jobs import calls_load_cdr_job, calls_sync_job, calls_sync_schedule
 from orgsync_dagster.calls.sensors import calls_missing_report_sensor, livevox_cdr_sensor

@@ -4,13 +4,13 @@ import datetime as dt
 
 import dagster as dg
 
-from orgsync_dagster.calls.partitions import SETTINGS, calls_partitions, cdr_file_partitions, partition_key
+from orgsync_dagster.calls.partitions import SETTINGS, partition_key
 
 calls_sync_job = dg.define_asset_job(
     "calls_sync",
-    selection=dg.AssetSelection.assets(["van", "reference_data"], ["calls", "call_sync_status"],
-                                       ["calls", "daily_report"]),
-    partitions_def=calls_partitions,
+    selection=dg.AssetSelection.assets(
+        ["van", "reference_data"], ["calls", "call_sync_status"], ["calls", "daily_report"]
+    ),
     description="One candidate-day: VAN reference data + config check, every call to its final status, the report.",
     tags={"orgsync/domain": "calls", "dagster/max_retries": "1"},
 )
@@ -18,7 +18,6 @@ calls_sync_job = dg.define_asset_job(
 calls_load_cdr_job = dg.define_asset_job(
     "calls_load_cdr",
     selection=dg.AssetSelection.assets(["calls", "livevox_cdr"]),
-    partitions_def=cdr_file_partitions,
     description="Load one Livevox CDR export file from S3 into the calls store.",
     tags={"orgsync/domain": "calls"},
 )

@@ -38,10 +38,19 @@ TRANSITIONS = {
 VAN_MATCH_WINDOW = dt.timedelta(minutes=60)
 RESEND_WINDOW = dt.timedelta(minutes=50)
 NANP = re.compile(r"^[2-9][0-8]\d[2-9]\d{6}$")
-CSV_COLUMNS = ["Voter ID", "Voter ID Type", "Voter First Name", "Voter Last Name", "Voter Phone", "Date Called",
-               "Time Called (EST)", "Result", "Caller Login"]
+CSV_COLUMNS = [
+    "Voter ID",
+    "Voter ID Type",
+    "Voter First Name",
+    "Voter Last Name",
+    "Voter Phone",
+    "Date Called",
+    "Time Called (EST)",
+    "Result",
+    "Caller Login",
+]
 CSV_TIMEZONE = ZoneInfo("America/New_York")  # the original's "EST" column is New York local time (EST/EDT)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # Where a call goes after planning
 TO_VAN, TO_CSV = "van", "csv"
@@ -191,7 +200,9 @@ class BudgetSelector:
         return d
 
     def selected(self) -> list[Decision]:
-        return sorted((i[2] for i in self._heap), key=lambda d: (d.at or dt.datetime.min.replace(tzinfo=UTC), d.call_id))
+        return sorted(
+            (i[2] for i in self._heap), key=lambda d: (d.at or dt.datetime.min.replace(tzinfo=UTC), d.call_id)
+        )
 
 
 def resend_allowed(first_attempt_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -12,8 +12,17 @@ STRATEGY_NOTE = {
 }
 
 
-def summary_text(candidate: Candidate, day: str, counts: DayCounts, *, van_calls: int, csv_calls: int,
-                 csv_links: list[str], spend: dict | None, expiry_hours: int) -> str:
+def summary_text(
+    candidate: Candidate,
+    day: str,
+    counts: DayCounts,
+    *,
+    van_calls: int,
+    csv_calls: int,
+    csv_links: list[str],
+    spend: dict | None,
+    expiry_hours: int,
+) -> str:
     by = counts.by_status
     if counts.total == 0:
         return f"Dialer results for {candidate.display_name}, {day}: no calls that day."
@@ -35,6 +44,8 @@ def summary_text(candidate: Candidate, day: str, counts: DayCounts, *, van_calls
     for link in csv_links:
         lines.append(f"CSV download (expires after {expiry_hours} hours): {link}")
     if spend:
-        lines.append(f"VAN requests today on {spend['instance']}: {spend['requests']} of {spend['budget']} "
-                     f"(cost at VAN pricing ${spend['cost_usd']:.2f})")
+        lines.append(
+            f"VAN requests today on {spend['instance']}: {spend['requests']} of {spend['budget']} "
+            f"(cost at VAN pricing ${spend['cost_usd']:.2f})"
+        )
     return "\n".join(line for line in lines if line)

@@ -10,15 +10,37 @@ from zoneinfo import ZoneInfo
 from orgsync_dagster.sandbox import van_seed
 
 # on-screen result -> share of calls (a phone bank day: mostly no answer / messages)
-RESULT_MIX = [("strong support", 8), ("lean support", 6), ("undecided", 6), ("oppose", 4), ("volunteer yes", 3),
-              ("refused", 8), ("wrong number", 4), ("left message", 20), ("busy", 7), ("dropped", 10),
-              ("no answer", 24)]
-CDR_HEADER = ["id", "account_number", "first_name", "last_name", "phone_dialed", "call_connect_time",
-              "call_start_time", "call_finish_time", "caller_login", "result", "campaign_id"]
+RESULT_MIX = [
+    ("strong support", 8),
+    ("lean support", 6),
+    ("undecided", 6),
+    ("oppose", 4),
+    ("volunteer yes", 3),
+    ("refused", 8),
+    ("wrong number", 4),
+    ("left message", 20),
+    ("busy", 7),
+    ("dropped", 10),
+    ("no answer", 24),
+]
+CDR_HEADER = [
+    "id",
+    "account_number",
+    "first_name",
+    "last_name",
+    "phone_dialed",
+    "call_connect_time",
+    "call_start_time",
+    "call_finish_time",
+    "caller_login",
+    "result",
+    "campaign_id",
+]
 
 
-def sample_calls(district: str, day: str, tz: str, n: int, *, seed: int = 1, people: int = 200,
-                 first_person: int = 0) -> Iterator[dict]:
+def sample_calls(
+    district: str, day: str, tz: str, n: int, *, seed: int = 1, people: int = 200, first_person: int = 0
+) -> Iterator[dict]:
     """``n`` call documents of one day (store shape). Person i of the day is VAN person ``first_person + i``
     (mod ``people``), so up to ``people`` calls reach distinct people."""
     rng = random.Random(seed)
@@ -28,17 +50,25 @@ def sample_calls(district: str, day: str, tz: str, n: int, *, seed: int = 1, peo
     for i in range(n):
         index = (first_person + i) % people
         person = van_seed.build_person(index)
-        start = (base + dt.timedelta(seconds=int(i * 36000 / max(n, 1)))).astimezone(dt.timezone.utc)
+        start = (base + dt.timedelta(seconds=int(i * 36000 / max(n, 1)))).astimezone(dt.UTC)
         result = rng.choices(names, weights)[0]
         yield {
             "id": f"{district}{day.replace('-', '')}{i:06d}",
             "account_number": f"{district}-van-{person['vanId']}",
-            "district": district, "system_id": "van", "voter_id": str(person["vanId"]),
-            "first_name": person["firstName"], "last_name": person["lastName"],
+            "district": district,
+            "system_id": "van",
+            "voter_id": str(person["vanId"]),
+            "first_name": person["firstName"],
+            "last_name": person["lastName"],
             "phone_dialed": person["phones"][0]["phoneNumber"],
-            "connect_time": start, "start_time": start, "finish_time": start + dt.timedelta(seconds=90),
-            "timestamp": start, "caller_login": f"caller{i % 7}", "lv_result": result,
-            "full_on_screen_result": result, "campaign_id": "7001",
+            "connect_time": start,
+            "start_time": start,
+            "finish_time": start + dt.timedelta(seconds=90),
+            "timestamp": start,
+            "caller_login": f"caller{i % 7}",
+            "lv_result": result,
+            "full_on_screen_result": result,
+            "campaign_id": "7001",
         }
 
 
@@ -47,10 +77,19 @@ def cdr_rows(calls, tz: str = "America/New_York") -> Iterator[list[str]]:
     zone = ZoneInfo(tz)
     fmt = "%m/%d/%Y %H:%M:%S"
     for c in calls:
-        yield [c["id"], c["account_number"], c["first_name"], c["last_name"], c["phone_dialed"],
-               c["connect_time"].astimezone(zone).strftime(fmt), c["start_time"].astimezone(zone).strftime(fmt),
-               c["finish_time"].astimezone(zone).strftime(fmt), c["caller_login"],
-               _livevox_result(c["lv_result"]), c["campaign_id"]]
+        yield [
+            c["id"],
+            c["account_number"],
+            c["first_name"],
+            c["last_name"],
+            c["phone_dialed"],
+            c["connect_time"].astimezone(zone).strftime(fmt),
+            c["start_time"].astimezone(zone).strftime(fmt),
+            c["finish_time"].astimezone(zone).strftime(fmt),
+            c["caller_login"],
+            _livevox_result(c["lv_result"]),
+            c["campaign_id"],
+        ]
 
 
 def _livevox_result(result: str) -> str:

@@ -60,15 +60,18 @@ def livevox_cdr_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
         pages = s3.get_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=SETTINGS.cdr_prefix)
         objects, new_cursor = select_new((o for page in pages for o in page.get("Contents", [])), cursor)
     except ClientError as exc:
-        return dg.SkipReason(f"cannot list s3://{bucket}/{SETTINGS.cdr_prefix}: "
-                             f"{exc.response.get('Error', {}).get('Code', 'error')}")
+        return dg.SkipReason(
+            f"cannot list s3://{bucket}/{SETTINGS.cdr_prefix}: {exc.response.get('Error', {}).get('Code', 'error')}"
+        )
     if not objects:
         return dg.SkipReason("no new CDR file")
     requests = [
         dg.RunRequest(
-            run_key=f"{o['Key']}:{o.get('ETag', '').strip(chr(34))}", partition_key=o["Key"],
-            run_config={"ops": {"calls__livevox_cdr": {"config": {"etag": o.get("ETag", "").strip('"'),
-                                                                   "bucket": bucket}}}},
+            run_key=f"{o['Key']}:{o.get('ETag', '').strip(chr(34))}",
+            partition_key=o["Key"],
+            run_config={
+                "ops": {"calls__livevox_cdr": {"config": {"etag": o.get("ETag", "").strip('"'), "bucket": bucket}}}
+            },
         )
         for o in objects
     ]
@@ -96,8 +99,12 @@ def missing_reports(engine, store: CallsStoreResource, day: dt.date) -> list[str
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="After settings.report_deadline_hour, alert on Slack when yesterday's call report is missing.",
 )
-def calls_missing_report_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
-                                slack: SlackResource, calls_store: CallsStoreResource):
+def calls_missing_report_sensor(
+    context: dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    slack: SlackResource,
+    calls_store: CallsStoreResource,
+):
     now = dt.datetime.now(ZoneInfo(SETTINGS.timezone))
     if now.hour < SETTINGS.report_deadline_hour:
         return dg.SkipReason(f"before the {SETTINGS.report_deadline_hour}:00 report deadline")
@@ -106,7 +113,9 @@ def calls_missing_report_sensor(context: dg.SensorEvaluationContext, warehouse: 
         return dg.SkipReason(f"{day} already checked")
     missing = missing_reports(warehouse.get_engine(), calls_store, day)
     if missing:
-        slack.post(f":warning: No dialer report for {day} yet: {', '.join(missing)}. "
-                   "Check the calls_sync runs of those partitions (or backfill them).")
+        slack.post(
+            f":warning: No dialer report for {day} yet: {', '.join(missing)}. "
+            "Check the calls_sync runs of those partitions (or backfill them)."
+        )
     context.update_cursor(day.isoformat())
     return dg.SkipReason(f"{day}: missing reports {missing}" if missing else f"{day}: every report is there")

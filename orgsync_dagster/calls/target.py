@@ -16,7 +16,13 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 
 from orgsync_dagster.calls.logic import (
-    ATTEMPTED_ERROR, FINISHED, IN_PROGRESS, UNSYNCED, resend_allowed, status_of, van_receipt,
+    ATTEMPTED_ERROR,
+    FINISHED,
+    IN_PROGRESS,
+    UNSYNCED,
+    resend_allowed,
+    status_of,
+    van_receipt,
 )
 from orgsync_dagster.lib.sync import Op
 from orgsync_dagster.resources.http import ApiError, BudgetExceeded
@@ -25,7 +31,7 @@ CANVASS_SYNC = "van.canvass_responses"
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class CanvassTarget:
@@ -38,8 +44,11 @@ class CanvassTarget:
     def apply(self, op: Op) -> str:
         now = self.clock()
         claimed = self.store.set_status(
-            op.key, [UNSYNCED, IN_PROGRESS], IN_PROGRESS,
-            set_fields={"claimed_by": self.run_id}, min_fields={"sync_attempted_at": now},
+            op.key,
+            [UNSYNCED, IN_PROGRESS],
+            IN_PROGRESS,
+            set_fields={"claimed_by": self.run_id},
+            min_fields={"sync_attempted_at": now},
         )
         if claimed is None:
             raise ApiError("calls", "CLAIM", "calls/{id}", 409, "the call is no longer unsynced; not sent")
@@ -51,12 +60,14 @@ class CanvassTarget:
             raise
         except ApiError as exc:
             if not exc.uncertain:
-                self.store.set_status(op.key, [IN_PROGRESS], ATTEMPTED_ERROR,
-                                      set_fields={"error": str(exc)[:500], "synced_at": now})
+                self.store.set_status(
+                    op.key, [IN_PROGRESS], ATTEMPTED_ERROR, set_fields={"error": str(exc)[:500], "synced_at": now}
+                )
             raise
         receipt = van_receipt(self.client.instance, op.context["van_id"], op.key)
-        self.store.set_status(op.key, [IN_PROGRESS], FINISHED,
-                              set_fields={"receipt": receipt, "synced_at": self.clock(), "error": None})
+        self.store.set_status(
+            op.key, [IN_PROGRESS], FINISHED, set_fields={"receipt": receipt, "synced_at": self.clock(), "error": None}
+        )
         return receipt
 
     def reconcile(self, ops: Sequence[Op]) -> dict[str, str | None]:
@@ -80,8 +91,14 @@ class CanvassTarget:
         first = first_attempt.isoformat(timespec="minutes") if isinstance(first_attempt, dt.datetime) else "unknown"
         self.not_resent.append(key)
         self.store.set_status(
-            key, [UNSYNCED, IN_PROGRESS], ATTEMPTED_ERROR,
-            set_fields={"synced_at": now, "error": (
-                f"outcome unknown: first sent at {first} and the answer was lost; VAN only matches a repeat within "
-                "60 minutes, so it was not re-sent. Check the person's contact history in VAN, then reset the call.")},
+            key,
+            [UNSYNCED, IN_PROGRESS],
+            ATTEMPTED_ERROR,
+            set_fields={
+                "synced_at": now,
+                "error": (
+                    f"outcome unknown: first sent at {first} and the answer was lost; VAN only matches a repeat within "
+                    "60 minutes, so it was not re-sent. Check the person's contact history in VAN, then reset the call."
+                ),
+            },
         )

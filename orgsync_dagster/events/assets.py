@@ -17,7 +17,6 @@ from orgsync_dagster.partitions import API_RETRY, van_instance_partitions
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
-
 ak_events_source = dg.AssetSpec(
     ["actionkit", "events_event"],
     description="The live copy of ActionKit's events table, replicated into the warehouse by the ActionKit mirror.",
@@ -25,8 +24,10 @@ ak_events_source = dg.AssetSpec(
     kinds={"actionkit", "postgres"},
 )
 
+
 def settings() -> logic.EventsSettings:
     return logic.EventsSettings.from_config(cfg.section("events"), cfg.van_instances())
+
 
 @dg.asset(
     key=["actionkit", "events"],
@@ -40,7 +41,7 @@ def actionkit_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     not eligible with the reason, or quarantined as unusable."""
     s = settings()
     engine = warehouse.get_engine()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(sa.select(ak_events_event).order_by(ak_events_event.c.id))]
     validated = [logic.validate_event(r, s, now).as_row() for r in rows]
@@ -69,17 +70,19 @@ def actionkit_events(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "quarantined": len(quarantined),
             "eligible_by_instance": dg.MetadataValue.json(per_instance),
             "not_eligible_reasons": dg.MetadataValue.json(reasons),
-            "quarantine": dg.MetadataValue.md(
-                markdown_table(quarantined, ["ak_event_id", "reason"])
-            ),
+            "quarantine": dg.MetadataValue.md(markdown_table(quarantined, ["ak_event_id", "reason"])),
         }
     )
     yield dg.AssetCheckResult(
         check_name="no_quarantined_events",
         passed=not quarantined,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"quarantined": len(quarantined), "ids": dg.MetadataValue.json([q["ak_event_id"] for q in quarantined[:50]])},
+        metadata={
+            "quarantined": len(quarantined),
+            "ids": dg.MetadataValue.json([q["ak_event_id"] for q in quarantined[:50]]),
+        },
     )
+
 
 @dg.asset(
     key=["van", "events"],
@@ -104,7 +107,10 @@ def van_events_mirror(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             if types:
                 conn.execute(
                     van_event_types.insert(),
-                    [{"instance": instance, "event_type_id": t["eventTypeId"], "name": t["name"], "raw": t} for t in types],
+                    [
+                        {"instance": instance, "event_type_id": t["eventTypeId"], "name": t["name"], "raw": t}
+                        for t in types
+                    ],
                 )
         wanted = {n.lower() for n in s.event_type_campaigns}
         type_ids = [t["eventTypeId"] for t in types if t["name"].lower() in wanted]
@@ -137,8 +143,10 @@ def van_events_mirror(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         metadata={"duplicated_ak_event_ids": dg.MetadataValue.json([int(d[0]) for d in dupes[:50]])},
     )
 
+
 class EventSyncConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Plan only: show what would be sent and its request cost.")
+
 
 @dg.asset(
     key=["van", "event_sync"],
@@ -174,7 +182,9 @@ def van_event_sync(
                 sa.select(van_events).where(van_events.c.instance == instance, van_events.c.ak_event_id.is_not(None))
             )
         }
-        types = [r.raw for r in conn.execute(sa.select(van_event_types.c.raw).where(van_event_types.c.instance == instance))]
+        types = [
+            r.raw for r in conn.execute(sa.select(van_event_types.c.raw).where(van_event_types.c.instance == instance))
+        ]
     run_id = context.run.run_id
     location_ledger = Ledger(engine, LOCATIONS_SYNC, instance, run_id)
     with metered(engine) as meter, api_failures(f"VAN event sync for {instance}"):
@@ -186,7 +196,9 @@ def van_event_sync(
         requests_spent = client.requests_sent
     for problem in plan.problems:
         context.log.error(f"{instance}: {problem}")
-    plan_rows = [{"ak_event_id": op.key, "action": op.action, "reason": op.reason, "requests": op.cost} for op in plan.ops]
+    plan_rows = [
+        {"ak_event_id": op.key, "action": op.action, "reason": op.reason, "requests": op.cost} for op in plan.ops
+    ]
     metadata = {
         "instance": instance,
         "dry_run": config.dry_run,

@@ -24,9 +24,11 @@ def run(ctx) -> dict:
             created += meta.get("created", 0)
             updated += meta.get("updated", 0)
             spent += meta.get("requests_spent", 0) + mirror.get("requests_spent", 0)
-            ctx.say(f"  {attempt} {instance}: {'ok' if result.success else 'FAILED'}; created {meta.get('created', 0)}, "
-                    f"updated {meta.get('updated', 0)}, unchanged {meta.get('unchanged', 0)}, "
-                    f"requests {meta.get('requests_spent', 0) + mirror.get('requests_spent', 0)}")
+            ctx.say(
+                f"  {attempt} {instance}: {'ok' if result.success else 'FAILED'}; created {meta.get('created', 0)}, "
+                f"updated {meta.get('updated', 0)}, unchanged {meta.get('unchanged', 0)}, "
+                f"requests {meta.get('requests_spent', 0) + mirror.get('requests_spent', 0)}"
+            )
         summary[f"{attempt}: VAN events created"] = created
         summary[f"{attempt}: VAN events updated"] = updated
         summary[f"{attempt}: VAN requests"] = spent

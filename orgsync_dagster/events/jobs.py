@@ -2,12 +2,11 @@
 
 import dagster as dg
 
-from orgsync_dagster.partitions import run_per_van_instance, van_instance_partitions
+from orgsync_dagster.partitions import run_per_van_instance
 
 events_sync_job = dg.define_asset_job(
     "events_sync",
     selection=dg.AssetSelection.assets(["actionkit", "events"], ["van", "events"], ["van", "event_sync"]),
-    partitions_def=van_instance_partitions,
     description="Validate ActionKit events, export VAN events and create the missing ones, for one VAN instance.",
     tags={"orgsync/domain": "events", "dagster/max_retries": "1"},
 )

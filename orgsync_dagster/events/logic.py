@@ -14,7 +14,7 @@ from orgsync_dagster.lib.sync import Op
 
 LOCATION_NAME_MAX = 50  # VAN's limit for location names
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "deleted"})
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass
@@ -234,8 +234,15 @@ def plan_instance(
         if ev.get("cancelled"):
             existing = mirror_by_ak_id.get(ev["ak_event_id"])
             if existing is not None and existing.get("is_active", True):
-                ops.append(Op(str(ev["ak_event_id"]), "cancel", {"isActive": False}, reason="cancelled in ActionKit",
-                              context={"van_event_id": existing["van_event_id"]}))
+                ops.append(
+                    Op(
+                        str(ev["ak_event_id"]),
+                        "cancel",
+                        {"isActive": False},
+                        reason="cancelled in ActionKit",
+                        context={"van_event_id": existing["van_event_id"]},
+                    )
+                )
             continue
         if not ev["eligible"]:
             continue
@@ -243,21 +250,34 @@ def plan_instance(
         if vtype is None:
             missing_types[ev["event_type_name"]] = missing_types.get(ev["event_type_name"], 0) + 1
             continue
-        roles = [r for r in vtype.get("roles") or [] if r.get("name", "").lower() in {x.lower() for x in settings.roles}]
+        roles = [
+            r for r in vtype.get("roles") or [] if r.get("name", "").lower() in {x.lower() for x in settings.roles}
+        ]
         if not roles:
             problems.append(f"VAN event type {vtype['name']!r} has none of the roles {settings.roles}")
             continue
         payload = ev["payload"]
         loc_key = location_key(payload.get("location"))
         needs_location = loc_key is not None and loc_key not in known_locations and loc_key not in new_locations
-        context = {"event_type": {"eventTypeId": vtype["eventTypeId"]}, "roles": [{"roleId": r["roleId"]} for r in roles],
-                   "location_key": loc_key}
+        context = {
+            "event_type": {"eventTypeId": vtype["eventTypeId"]},
+            "roles": [{"roleId": r["roleId"]} for r in roles],
+            "location_key": loc_key,
+        }
         existing = mirror_by_ak_id.get(ev["ak_event_id"])
         if existing is None:
             if needs_location:
                 new_locations.add(loc_key)
-            ops.append(Op(str(ev["ak_event_id"]), "create", payload, cost=1 + int(needs_location),
-                          reason="not in VAN", context=context))
+            ops.append(
+                Op(
+                    str(ev["ak_event_id"]),
+                    "create",
+                    payload,
+                    cost=1 + int(needs_location),
+                    reason="not in VAN",
+                    context=context,
+                )
+            )
             continue
         reasons = change_reasons(payload, existing)
         if not reasons:
@@ -267,8 +287,16 @@ def plan_instance(
             new_locations.add(loc_key)
         context["van_event_id"] = existing["van_event_id"]
         context["raw"] = existing.get("raw") or {}
-        ops.append(Op(str(ev["ak_event_id"]), "update", payload, cost=1 + int(needs_location and "venue changed" in reasons),
-                      reason=", ".join(reasons), context=context))
+        ops.append(
+            Op(
+                str(ev["ak_event_id"]),
+                "update",
+                payload,
+                cost=1 + int(needs_location and "venue changed" in reasons),
+                reason=", ".join(reasons),
+                context=context,
+            )
+        )
     available = sorted(t["name"] for t in event_types)
     for name, n in sorted(missing_types.items()):
         problems.append(

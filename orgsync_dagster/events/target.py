@@ -23,8 +23,10 @@ def upsert_mirror(engine: Engine, rows: list[dict]) -> None:
     with engine.begin() as conn:
         for i in range(0, len(rows), 500):
             stmt = pg_insert(van_events).values(rows[i : i + 500])
-            cols = {c.name: stmt.excluded[c.name] for c in van_events.columns if c.name not in ("instance", "van_event_id")}
-            cols["last_seen_at"] = dt.datetime.now(dt.timezone.utc)
+            cols = {
+                c.name: stmt.excluded[c.name] for c in van_events.columns if c.name not in ("instance", "van_event_id")
+            }
+            cols["last_seen_at"] = dt.datetime.now(dt.UTC)
             conn.execute(stmt.on_conflict_do_update(index_elements=["instance", "van_event_id"], set_=cols))
 
 
@@ -56,9 +58,20 @@ class VanEventsTarget:
             body = create_payload(op.key, op.payload, op.context, location_id, self.shift_name)
             event_id = self.client.create_event(body)
             # the mapping is written at once, so a re-run before the next export cannot create it again
-            item = {**body, "eventId": event_id, "eventType": {**op.context["event_type"]},
-                    "locations": [{"locationId": location_id, "name": op.payload["location"]["name"],
-                                   "address": op.payload["location"].get("address")}] if location_id else None}
+            item = {
+                **body,
+                "eventId": event_id,
+                "eventType": {**op.context["event_type"]},
+                "locations": [
+                    {
+                        "locationId": location_id,
+                        "name": op.payload["location"]["name"],
+                        "address": op.payload["location"].get("address"),
+                    }
+                ]
+                if location_id
+                else None,
+            }
             upsert_mirror(self.engine, [mirror_row(self.scope, item, source="created")])
             return str(event_id)
         if op.action == "update":
@@ -71,8 +84,11 @@ class VanEventsTarget:
             event_id = op.context["van_event_id"]
             self.client.set_event_active(event_id, False)
             with self.engine.begin() as conn:
-                conn.execute(van_events.update().where(van_events.c.instance == self.scope,
-                                                       van_events.c.van_event_id == int(event_id)).values(is_active=False))
+                conn.execute(
+                    van_events.update()
+                    .where(van_events.c.instance == self.scope, van_events.c.van_event_id == int(event_id))
+                    .values(is_active=False)
+                )
             return str(event_id)
         raise ValueError(f"unknown action {op.action}")
 

@@ -24,11 +24,13 @@ def normalize_url(url: str) -> str:
     """Accept postgres://, postgresql:// and postgresql+driver:// spellings; use psycopg2."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 
-def start_embedded(data_dir: str | Path | None = None, *, keep_running: bool = False, delete_on_exit: bool = False) -> str:
+def start_embedded(
+    data_dir: str | Path | None = None, *, keep_running: bool = False, delete_on_exit: bool = False
+) -> str:
     """Start (or attach to) the embedded server for ``data_dir`` and return its SQLAlchemy URL.
 
     With ``keep_running`` the server outlives this process; otherwise it stops when the last process using it

@@ -53,8 +53,14 @@ class Ledger:
     def load(self, keys: Iterable[str] | None = None) -> dict[str, LedgerEntry]:
         """Current entries, for the given keys (fetched in chunks) or for the whole scope."""
         cols = [
-            sync_ledger.c.record_key, sync_ledger.c.action, sync_ledger.c.payload_hash, sync_ledger.c.status,
-            sync_ledger.c.receipt, sync_ledger.c.error, sync_ledger.c.attempts, sync_ledger.c.run_id,
+            sync_ledger.c.record_key,
+            sync_ledger.c.action,
+            sync_ledger.c.payload_hash,
+            sync_ledger.c.status,
+            sync_ledger.c.receipt,
+            sync_ledger.c.error,
+            sync_ledger.c.attempts,
+            sync_ledger.c.run_id,
             sync_ledger.c.updated_at,
         ]
         out: dict[str, LedgerEntry] = {}
@@ -80,8 +86,16 @@ class Ledger:
 
     def _upsert(self, conn, key: str, action: str, phash: str, status: str, *, bump_attempts=False, **extra):
         values = dict(
-            sync=self.sync, scope=self.scope, record_key=key, action=action, payload_hash=phash, status=status,
-            run_id=self.run_id, updated_at=sa.func.now(), attempts=1 if bump_attempts else 0, **extra,
+            sync=self.sync,
+            scope=self.scope,
+            record_key=key,
+            action=action,
+            payload_hash=phash,
+            status=status,
+            run_id=self.run_id,
+            updated_at=sa.func.now(),
+            attempts=1 if bump_attempts else 0,
+            **extra,
         )
         stmt = pg_insert(sync_ledger).values(**values)
         update = {k: stmt.excluded[k] for k in ("action", "payload_hash", "status", "run_id", "updated_at", *extra)}
@@ -95,8 +109,15 @@ class Ledger:
             self._upsert(conn, key, action, phash, IN_FLIGHT, bump_attempts=True, error=None)
 
     def record(
-        self, key: str, action: str, phash: str, outcome: str, *, receipt: str | None = None,
-        error: str | None = None, http_status: int | None = None,
+        self,
+        key: str,
+        action: str,
+        phash: str,
+        outcome: str,
+        *,
+        receipt: str | None = None,
+        error: str | None = None,
+        http_status: int | None = None,
     ) -> None:
         """Record one outcome: the ledger's current state and the append-only attempt log, in one transaction."""
         status = SUCCEEDED if outcome in (SUCCEEDED, "reconciled") else outcome
@@ -104,8 +125,16 @@ class Ledger:
             self._upsert(conn, key, action, phash, status, receipt=receipt, error=error)
             conn.execute(
                 sync_attempts.insert().values(
-                    sync=self.sync, scope=self.scope, record_key=key, action=action, payload_hash=phash,
-                    outcome=outcome, receipt=receipt, error=error, http_status=http_status, run_id=self.run_id,
+                    sync=self.sync,
+                    scope=self.scope,
+                    record_key=key,
+                    action=action,
+                    payload_hash=phash,
+                    outcome=outcome,
+                    receipt=receipt,
+                    error=error,
+                    http_status=http_status,
+                    run_id=self.run_id,
                 )
             )
 

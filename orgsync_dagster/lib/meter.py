@@ -21,7 +21,7 @@ PRICING = {"van": {"free_per_day": 1000, "usd_per_request": 0.01}}
 
 
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 class WarehouseMeter:
@@ -61,7 +61,8 @@ class WarehouseMeter:
     def spent(self, system: str, instance: str | None = None, *, writes_only: bool = False) -> int:
         """Requests counted by this meter object (this process, this run)."""
         return sum(
-            n for (s, i, m, _st), n in self.totals.items()
+            n
+            for (s, i, m, _st), n in self.totals.items()
             if s == system and (instance is None or i == instance) and (not writes_only or m != "GET")
         )
 

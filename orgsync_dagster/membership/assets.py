@@ -25,10 +25,22 @@ from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportError, r
 from orgsync_dagster.membership.guard import evaluate_guard
 from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, mask_key, scrub
 from orgsync_dagster.membership.push import (
-    KeyRefused, add_carry_over, estimate_seconds, known_person_ids, plan_push, run_push, unfinished_keys,
+    KeyRefused,
+    add_carry_over,
+    estimate_seconds,
+    known_person_ids,
+    plan_push,
+    run_push,
+    unfinished_keys,
 )
 from orgsync_dagster.membership.s3io import (
-    ExportFetchError, ExportObject, archive_key_for, fetch_and_keep, head, key_from_partition, partition_key_for,
+    ExportFetchError,
+    ExportObject,
+    archive_key_for,
+    fetch_and_keep,
+    head,
+    key_from_partition,
+    partition_key_for,
     short_etag,
 )
 from orgsync_dagster.membership.settings import settings
@@ -40,12 +52,20 @@ from orgsync_dagster.resources.warehouse import WarehouseResource
 
 export_partitions = dg.DynamicPartitionsDefinition(name="actionkit_membership_exports")
 TAG_BUCKET, TAG_KEY, TAG_ETAG, TAG_MODIFIED = (
-    "membership/bucket", "membership/s3_key", "membership/etag", "membership/last_modified",
+    "membership/bucket",
+    "membership/s3_key",
+    "membership/etag",
+    "membership/last_modified",
 )
 QUARANTINE_CHECK, GUARD_CHECK, PUSH_CHECK = "no_quarantined_rows", "mass_lapse_guard", "all_changes_pushed"
-SNAPSHOT_KEY, DIFF_KEY, SYNC_KEY = ["actionkit", "membership_snapshot"], ["membership", "diff"], [
-    "action_network", "membership_sync",
-]
+SNAPSHOT_KEY, DIFF_KEY, SYNC_KEY = (
+    ["actionkit", "membership_snapshot"],
+    ["membership", "diff"],
+    [
+        "action_network",
+        "membership_sync",
+    ],
+)
 
 
 def _locate(context: dg.AssetExecutionContext, engine, s, client) -> ExportObject:
@@ -93,8 +113,16 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
     archive_key = archive_key_for(obj, s.s3_prefix, s.archive_prefix)
     kept = f"s3://{obj.bucket}/{archive_key}"
     store.record_export(
-        engine, pk, bucket=obj.bucket, s3_key=obj.key, etag=obj.etag, last_modified=obj.last_modified,
-        size_bytes=obj.size, archive_key=archive_key, status="received", error=None,
+        engine,
+        pk,
+        bucket=obj.bucket,
+        s3_key=obj.key,
+        etag=obj.etag,
+        last_modified=obj.last_modified,
+        size_bytes=obj.size,
+        archive_key=archive_key,
+        status="received",
+        error=None,
     )
     try:
         data, obj = fetch_and_keep(client, obj, archive_key)
@@ -108,17 +136,28 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
     counts = parsed.quarantine_counts
     if parsed.rows_ok < s.min_rows:
         what = (
-            "has a header but no member rows" if parsed.rows_in == 0
+            "has a header but no member rows"
+            if parsed.rows_in == 0
             else f"has {parsed.rows_in} rows but only {parsed.rows_ok} usable (quarantined: {counts})"
         )
         raise _fail(engine, pk, f"Export {pk} {what}; at least {s.min_rows} member row(s) are needed.", kept)
     store.store_snapshot(engine, pk, parsed)
     store.record_export(
-        engine, pk, status="loaded", error=None, container=parsed.container, member=parsed.member,
-        encoding=parsed.encoding, key_column=parsed.key_column,
-        columns=[c for c in parsed.rows.columns if c in CANONICAL_COLUMNS], rows_in=parsed.rows_in,
-        rows_ok=parsed.rows_ok, rows_quarantined=parsed.rows_quarantined, quarantine_counts=counts,
-        warnings=parsed.warnings, loaded_at=dt.datetime.now(dt.timezone.utc),
+        engine,
+        pk,
+        status="loaded",
+        error=None,
+        container=parsed.container,
+        member=parsed.member,
+        encoding=parsed.encoding,
+        key_column=parsed.key_column,
+        columns=[c for c in parsed.rows.columns if c in CANONICAL_COLUMNS],
+        rows_in=parsed.rows_in,
+        rows_ok=parsed.rows_ok,
+        rows_quarantined=parsed.rows_quarantined,
+        quarantine_counts=counts,
+        warnings=parsed.warnings,
+        loaded_at=dt.datetime.now(dt.UTC),
     )
     context.log.info(f"{pk}: {parsed.rows_ok} members, {parsed.rows_quarantined} quarantined {counts or ''}")
     quarantine_lines = parsed.quarantine.select("_line", "_reason").head(50).to_dicts()
@@ -143,10 +182,19 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         check_name=QUARANTINE_CHECK,
         passed=parsed.rows_quarantined == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        description=(f"{parsed.rows_quarantined} row(s) quarantined: {counts}; see membership.quarantine_rows"
-                     if parsed.rows_quarantined else None),
-        metadata={"quarantined": parsed.rows_quarantined, "lines": dg.MetadataValue.md(
-            markdown_table([{"line": r["_line"], "reason": r["_reason"]} for r in quarantine_lines], ["line", "reason"]))},
+        description=(
+            f"{parsed.rows_quarantined} row(s) quarantined: {counts}; see membership.quarantine_rows"
+            if parsed.rows_quarantined
+            else None
+        ),
+        metadata={
+            "quarantined": parsed.rows_quarantined,
+            "lines": dg.MetadataValue.md(
+                markdown_table(
+                    [{"line": r["_line"], "reason": r["_reason"]} for r in quarantine_lines], ["line", "reason"]
+                )
+            ),
+        },
     )
 
 
@@ -160,11 +208,13 @@ def _sample_rows(result, key: str, show: bool, limit: int) -> list[dict]:
     rows = []
     for status in ("new", "updated", "lapsed"):
         for r in result.sample.get(status, [])[:limit]:
-            rows.append({
-                "member": r.get(key) if show else mask_key(r.get(key)),
-                "status": status,
-                "changed_columns": ", ".join(r.get(CHANGED_COLUMNS) or []),
-            })
+            rows.append(
+                {
+                    "member": r.get(key) if show else mask_key(r.get(key)),
+                    "status": status,
+                    "changed_columns": ", ".join(r.get(CHANGED_COLUMNS) or []),
+                }
+            )
     return rows
 
 
@@ -174,11 +224,18 @@ def _sample_rows(result, key: str, show: bool, limit: int) -> list[dict]:
     partitions_def=export_partitions,
     group_name="membership",
     kinds={"polars", "postgres"},
-    check_specs=[dg.AssetCheckSpec(GUARD_CHECK, asset=DIFF_KEY, blocking=True,
-                                   description="Blocks the push when too many members lapse or the export shrinks.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            GUARD_CHECK,
+            asset=DIFF_KEY,
+            blocking=True,
+            description="Blocks the push when too many members lapse or the export shrinks.",
+        )
+    ],
 )
-def membership_diff(context: dg.AssetExecutionContext, config: DiffConfig, warehouse: WarehouseResource,
-                    slack: SlackResource):
+def membership_diff(
+    context: dg.AssetExecutionContext, config: DiffConfig, warehouse: WarehouseResource, slack: SlackResource
+):
     """Who joined, changed (in the columns Action Network receives), lapsed or stayed the same since the
     previous export."""
     s = settings()
@@ -193,8 +250,10 @@ def membership_diff(context: dg.AssetExecutionContext, config: DiffConfig, wareh
     base = before[0] if before else None
     key = me["key_column"]
     if base and base["key_column"] != key:
-        raise dg.Failure(f"Export {pk} is keyed on {key!r} but the previous export {base['partition_key']} on "
-                         f"{base['key_column']!r}; both must use the same membership.key_column.")
+        raise dg.Failure(
+            f"Export {pk} is keyed on {key!r} but the previous export {base['partition_key']} on "
+            f"{base['key_column']!r}; both must use the same membership.key_column."
+        )
     new_cols = [key] + [c for c in MAPPED_COLUMNS if c != key and c in me["columns"]]
     old_cols = [key] + [c for c in MAPPED_COLUMNS if c != key and c in (base or me)["columns"]]
     compare = [c for c in new_cols if c != key and c in old_cols]
@@ -203,15 +262,21 @@ def membership_diff(context: dg.AssetExecutionContext, config: DiffConfig, wareh
     result = diff_snapshots(older, newer, key=key, compare_columns=compare, sample_size=s.sample_size)
     store.store_diff(engine, pk, base["partition_key"] if base else None, result, CHANGED_COLUMNS)
     guard = evaluate_guard(
-        older_rows=result.older_rows, newer_rows=result.newer_rows, lapsed=result.counts["lapsed"],
-        max_lapsed_share=s.max_lapsed_share, max_shrink_share=s.max_shrink_share,
-        decision=store.latest_decision(engine, pk), partition_key=pk,
+        older_rows=result.older_rows,
+        newer_rows=result.newer_rows,
+        lapsed=result.counts["lapsed"],
+        max_lapsed_share=s.max_lapsed_share,
+        max_shrink_share=s.max_shrink_share,
+        decision=store.latest_decision(engine, pk),
+        partition_key=pk,
     )
     counts = result.to_dict()
     context.log.info(f"{pk} vs {base['partition_key'] if base else 'nothing'}: {counts}; guard: {guard.description}")
     if guard.tripped and not guard.passed and "rejected" not in guard.description:
-        slack.post(f":octagonal_sign: Membership export `{pk}` is waiting for approval before it is pushed to "
-                   f"Action Network. {guard.description}")
+        slack.post(
+            f":octagonal_sign: Membership export `{pk}` is waiting for approval before it is pushed to "
+            f"Action Network. {guard.description}"
+        )
     sample = _sample_rows(result, key, s.show_personal_data, s.sample_size)
     yield dg.MaterializeResult(
         metadata={
@@ -230,8 +295,12 @@ def membership_diff(context: dg.AssetExecutionContext, config: DiffConfig, wareh
         passed=guard.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=guard.description,
-        metadata={"lapsed_share": round(guard.lapsed_share, 4), "shrink_share": round(guard.shrink_share, 4),
-                  "max_lapsed_share": s.max_lapsed_share, "max_shrink_share": s.max_shrink_share},
+        metadata={
+            "lapsed_share": round(guard.lapsed_share, 4),
+            "shrink_share": round(guard.shrink_share, 4),
+            "max_lapsed_share": s.max_lapsed_share,
+            "max_shrink_share": s.max_shrink_share,
+        },
     )
 
 
@@ -247,22 +316,34 @@ def _check_order(engine, pk: str, diff: dict, s) -> str | None:
     before = store.loaded_exports_before(engine, pk)
     base = before[0]["partition_key"] if before else None
     guard = evaluate_guard(
-        older_rows=diff["older_rows"], newer_rows=diff["newer_rows"], lapsed=diff["lapsed"],
-        max_lapsed_share=s.max_lapsed_share, max_shrink_share=s.max_shrink_share,
-        decision=store.latest_decision(engine, pk), partition_key=pk,
+        older_rows=diff["older_rows"],
+        newer_rows=diff["newer_rows"],
+        lapsed=diff["lapsed"],
+        max_lapsed_share=s.max_lapsed_share,
+        max_shrink_share=s.max_shrink_share,
+        decision=store.latest_decision(engine, pk),
+        partition_key=pk,
     )
     if not guard.passed:
         raise dg.Failure(f"Export {pk} is not pushed: {guard.description}", allow_retries=False)
     if diff["base_partition"] != base:
-        raise dg.Failure(f"The diff of {pk} was computed against {diff['base_partition']} but the previous export "
-                         f"is now {base}: re-run the whole membership_sync job for this partition.", allow_retries=False)
+        raise dg.Failure(
+            f"The diff of {pk} was computed against {diff['base_partition']} but the previous export "
+            f"is now {base}: re-run the whole membership_sync job for this partition.",
+            allow_retries=False,
+        )
     later = store.pushed_partitions(engine, store.exports_after(engine, pk))
     if later:
-        raise dg.Failure(f"A newer export ({sorted(later)[-1]}) was already pushed; pushing the older {pk} would "
-                         "revert members to an earlier state.", allow_retries=False)
+        raise dg.Failure(
+            f"A newer export ({sorted(later)[-1]}) was already pushed; pushing the older {pk} would "
+            "revert members to an earlier state.",
+            allow_retries=False,
+        )
     if base and base not in store.pushed_partitions(engine, [base]):
-        raise dg.Failure(f"The previous export {base} has not been pushed yet: push it first (or reject it), "
-                         f"then {pk}.", allow_retries=False)
+        raise dg.Failure(
+            f"The previous export {base} has not been pushed yet: push it first (or reject it), then {pk}.",
+            allow_retries=False,
+        )
     return base
 
 
@@ -276,8 +357,13 @@ def _check_order(engine, pk: str, diff: dict, s) -> str | None:
     retry_policy=API_RETRY,
     check_specs=[dg.AssetCheckSpec(PUSH_CHECK, asset=SYNC_KEY)],
 )
-def membership_sync(context: dg.AssetExecutionContext, config: MembershipSyncConfig, warehouse: WarehouseResource,
-                    action_network: ActionNetworkResource, slack: SlackResource):
+def membership_sync(
+    context: dg.AssetExecutionContext,
+    config: MembershipSyncConfig,
+    warehouse: WarehouseResource,
+    action_network: ActionNetworkResource,
+    slack: SlackResource,
+):
     """Action Network kept in step with the export: new and changed members upserted with is_member "True",
     lapsed ones set to "False", one request per changed member and none for the unchanged."""
     s = settings()
@@ -289,37 +375,68 @@ def membership_sync(context: dg.AssetExecutionContext, config: MembershipSyncCon
     base = _check_order(engine, pk, diff, s)
     rows = store.load_diff_rows(engine, pk)
     person_ids = known_person_ids(engine, s.scope, [r["member_key"] for r in rows["lapsed"]])
-    plan = plan_push(key_column="member_key", new_rows=rows["new"], updated_rows=rows["updated"],
-                     lapsed_rows=rows["lapsed"], person_ids=person_ids, unchanged=diff["unchanged"],
-                     add_tags=s.add_tags)
-    add_carry_over(plan, unfinished_keys(engine, s.scope), lambda keys: store.snapshot_rows_for(engine, pk, keys),
-                   lambda keys: known_person_ids(engine, s.scope, keys), add_tags=s.add_tags)
+    plan = plan_push(
+        key_column="member_key",
+        new_rows=rows["new"],
+        updated_rows=rows["updated"],
+        lapsed_rows=rows["lapsed"],
+        person_ids=person_ids,
+        unchanged=diff["unchanged"],
+        add_tags=s.add_tags,
+    )
+    add_carry_over(
+        plan,
+        unfinished_keys(engine, s.scope),
+        lambda keys: store.snapshot_rows_for(engine, pk, keys),
+        lambda keys: known_person_ids(engine, s.scope, keys),
+        add_tags=s.add_tags,
+    )
     for problem in plan.problems:
         context.log.warning(problem)
     with metered(engine) as meter:
         client = action_network.client(meter=meter)
         rps = config.requests_per_second or action_network.requests_per_second
         client.http.rate_limiter = TokenBucket(rps, capacity=1.0)
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         try:
-            report, outcome = run_push(engine, client, plan.ops, scope=s.scope, run_id=context.run.run_id,
-                                       concurrency=s.concurrency, dry_run=config.dry_run, logger=context.log)
+            report, outcome = run_push(
+                engine,
+                client,
+                plan.ops,
+                scope=s.scope,
+                run_id=context.run.run_id,
+                concurrency=s.concurrency,
+                dry_run=config.dry_run,
+                logger=context.log,
+            )
         except KeyRefused as exc:
             raise dg.Failure(description=f"Export {pk} not pushed: {exc}.", allow_retries=False) from None
-        seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+        seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
         requests_spent = client.requests_sent
     if not config.dry_run:
-        store.record_push(engine, pk, base_partition=base, status="complete" if report.ok else "partial",
-                          planned=sum(report.planned.values()), succeeded=sum(report.succeeded.values()),
-                          failed=report.failed, uncertain=report.uncertain, requests=requests_spent,
-                          run_id=context.run.run_id)
+        store.record_push(
+            engine,
+            pk,
+            base_partition=base,
+            status="complete" if report.ok else "partial",
+            planned=sum(report.planned.values()),
+            succeeded=sum(report.succeeded.values()),
+            failed=report.failed,
+            uncertain=report.uncertain,
+            requests=requests_spent,
+            run_id=context.run.run_id,
+        )
         c = plan.counts
-        text = (f"Membership export `{pk}` synced to Action Network: {c['new']} new, {c['updated']} updated, "
-                f"{c['lapsed']} lapsed ({outcome['lapsed_not_in_action_network']} not in Action Network), "
-                f"{c['unchanged']} unchanged; {requests_spent} requests in {seconds:.0f} s.")
+        text = (
+            f"Membership export `{pk}` synced to Action Network: {c['new']} new, {c['updated']} updated, "
+            f"{c['lapsed']} lapsed ({outcome['lapsed_not_in_action_network']} not in Action Network), "
+            f"{c['unchanged']} unchanged; {requests_spent} requests in {seconds:.0f} s."
+        )
         if not report.ok:
-            text += (f" :warning: {report.failed} failed and {report.uncertain} unresolved member(s); they are "
-                     "retried on the next run.")
+            text += (
+                f" :warning: {report.failed} failed and {report.uncertain} unresolved member(s); they are "
+                "retried on the next run."
+            )
         slack.post(text)
     errors = [scrub(e) for e in report.errors] if not s.show_personal_data else report.errors
     yield dg.MaterializeResult(

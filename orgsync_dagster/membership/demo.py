@@ -22,8 +22,11 @@ def _meta(result, key: list[str]) -> dict:
 
 def run(ctx) -> dict:
     s = settings()
-    client = boto3.client("s3", endpoint_url=os.environ.get("ORGSYNC_S3_ENDPOINT_URL") or None,
-                          region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ.get("ORGSYNC_S3_ENDPOINT_URL") or None,
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if ctx.s3_bucket not in existing:
         client.create_bucket(Bucket=ctx.s3_bucket)
@@ -39,19 +42,24 @@ def run(ctx) -> dict:
         tick = membership_export_sensor(sctx)
     for req in tick.dynamic_partitions_requests or []:
         ctx.instance.add_dynamic_partitions(export_partitions.name, list(req.partition_keys))
-    ctx.say(f"sensor: {len(tick.run_requests)} new export(s) -> partitions "
-            f"{', '.join(r.partition_key for r in tick.run_requests)}")
+    ctx.say(
+        f"sensor: {len(tick.run_requests)} new export(s) -> partitions "
+        f"{', '.join(r.partition_key for r in tick.run_requests)}"
+    )
 
     summary: dict = {}
     for week, req in enumerate(tick.run_requests, start=1):
         result = ctx.run_job("membership_sync", partition_key=req.partition_key, tags=req.tags)
         snap, diff, sync = _meta(result, SNAPSHOT_KEY), _meta(result, DIFF_KEY), _meta(result, SYNC_KEY)
-        ctx.say(f"  week {week}: {'ok' if result.success else 'FAILED'}; {snap.get('members')} members "
-                f"({snap.get('container')}), new {diff.get('new')}, updated {diff.get('updated')}, lapsed "
-                f"{diff.get('lapsed')}, unchanged {diff.get('unchanged')}; Action Network requests "
-                f"{sync.get('requests_spent')}")
+        ctx.say(
+            f"  week {week}: {'ok' if result.success else 'FAILED'}; {snap.get('members')} members "
+            f"({snap.get('container')}), new {diff.get('new')}, updated {diff.get('updated')}, lapsed "
+            f"{diff.get('lapsed')}, unchanged {diff.get('unchanged')}; Action Network requests "
+            f"{sync.get('requests_spent')}"
+        )
         summary[f"week {week}: new/updated/lapsed/unchanged"] = (
-            f"{diff.get('new')}/{diff.get('updated')}/{diff.get('lapsed')}/{diff.get('unchanged')}")
+            f"{diff.get('new')}/{diff.get('updated')}/{diff.get('lapsed')}/{diff.get('unchanged')}"
+        )
         summary[f"week {week}: Action Network requests"] = sync.get("requests_spent")
 
     with dg.build_sensor_context(instance=ctx.instance, resources={"s3": s3}, cursor=tick.cursor) as sctx:

@@ -27,9 +27,10 @@ key).  The changed columns of each updated row are then computed value by value.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Union
 
 import numpy as np
 import polars as pl
@@ -196,12 +197,7 @@ def _join_hashed(o: pl.DataFrame, n: pl.DataFrame) -> pl.DataFrame:
     tables fit the CPU caches better)."""
     parts = max(1, min(32, -(-max(o.height, n.height) // ROWS_PER_JOIN_PARTITION)))
     if parts == 1:
-        return (
-            o.lazy()
-            .join(n.lazy(), on="_k", how="full", coalesce=True)
-            .select("_io", "_in", _STATUS_EXPR)
-            .collect()
-        )
+        return o.lazy().join(n.lazy(), on="_k", how="full", coalesce=True).select("_io", "_in", _STATUS_EXPR).collect()
     out = []
     for i in range(parts):
         part = pl.col("_k") % parts == i
@@ -215,19 +211,15 @@ def _join_hashed(o: pl.DataFrame, n: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(out, rechunk=True)
 
 
-def _join_strings(old_df: pl.DataFrame, new_df: pl.DataFrame, key: str, o: pl.DataFrame, n: pl.DataFrame,
-                  validated: tuple[bool, bool]) -> pl.DataFrame:
+def _join_strings(
+    old_df: pl.DataFrame, new_df: pl.DataFrame, key: str, o: pl.DataFrame, n: pl.DataFrame, validated: tuple[bool, bool]
+) -> pl.DataFrame:
     """Exact full outer join on the key strings (fallback after a key-hash collision)."""
     ko = old_df.select(_key_expr(key, validated[0]).alias("_s"))["_s"]
     kn = new_df.select(_key_expr(key, validated[1]).alias("_s"))["_s"]
     o2 = o.select("_io", "_ho").with_columns(ko.alias("_s"))
     n2 = n.select("_in", "_hn").with_columns(kn.alias("_s"))
-    return (
-        o2.lazy()
-        .join(n2.lazy(), on="_s", how="full", coalesce=True)
-        .select("_io", "_in", _STATUS_EXPR)
-        .collect()
-    )
+    return o2.lazy().join(n2.lazy(), on="_s", how="full", coalesce=True).select("_io", "_in", _STATUS_EXPR).collect()
 
 
 def _mask(idx: pl.Series, n_rows: int) -> pl.Series:

@@ -38,6 +38,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import polars as pl
 
 __all__ = [
@@ -110,18 +111,39 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "last_name": ("lastname", "last", "surname", "family_name"),
     "suffix": ("name_suffix",),
     "mailing_address1": (
-        "mailing_address_1", "mailing_address_line_1", "mailing_address", "mailing_street",
-        "address_line_1", "address_line1", "address1", "address_1", "address", "street_address", "street",
+        "mailing_address_1",
+        "mailing_address_line_1",
+        "mailing_address",
+        "mailing_street",
+        "address_line_1",
+        "address_line1",
+        "address1",
+        "address_1",
+        "address",
+        "street_address",
+        "street",
     ),
     "mailing_address2": (
-        "mailing_address_2", "mailing_address_line_2", "address_line_2", "address_line2", "address2",
+        "mailing_address_2",
+        "mailing_address_line_2",
+        "address_line_2",
+        "address_line2",
+        "address2",
         "address_2",
     ),
     "mailing_city": ("city",),
     "mailing_state": ("state", "mailing_region", "region"),
     "mailing_zip": (
-        "zip", "zip_code", "zipcode", "zip5", "postal", "postal_code", "postcode", "mailing_postal_code",
-        "mailing_zip_code", "mailing_zipcode",
+        "zip",
+        "zip_code",
+        "zipcode",
+        "zip5",
+        "postal",
+        "postal_code",
+        "postcode",
+        "mailing_postal_code",
+        "mailing_zip_code",
+        "mailing_zipcode",
     ),
     "country": ("mailing_country",),
     "best_phone": ("phone", "phone_number", "primary_phone"),
@@ -210,9 +232,7 @@ def _map_header(header: list[str]) -> tuple[list[str], list[str], list[str]]:
             continue
         base = n or f"column_{i + 1}"
         if targets[i] is not None:
-            warnings.append(
-                f"column {header[i]!r} also maps to {targets[i]!r}; kept as extra column"
-            )
+            warnings.append(f"column {header[i]!r} also maps to {targets[i]!r}; kept as extra column")
         name, k = base, 2
         while name in used:
             name = f"{base}_{k}"
@@ -296,8 +316,18 @@ class ParsedExport:
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?")
 _EMAIL_HEADER_NAMES = {
-    b"mime-version", b"content-type", b"from", b"to", b"subject", b"date", b"received",
-    b"return-path", b"message-id", b"delivered-to", b"x-ses-receipt", b"dkim-signature",
+    b"mime-version",
+    b"content-type",
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"received",
+    b"return-path",
+    b"message-id",
+    b"delivered-to",
+    b"x-ses-receipt",
+    b"dkim-signature",
 }
 _ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip", "multipart/x-zip"}
 _CSV_TYPES = {"text/csv", "text/comma-separated-values", "application/csv", "application/vnd.ms-excel"}
@@ -344,9 +374,7 @@ def _read_zip(data: bytes, name: str) -> tuple[bytes, str]:
     if not csvs:
         raise ExportError(f"ZIP {name!r} contains no CSV member (members: {members})")
     if len(csvs) > 1:
-        raise ExportError(
-            f"ZIP {name!r} contains {len(csvs)} CSV members ({members}); expected exactly one"
-        )
+        raise ExportError(f"ZIP {name!r} contains {len(csvs)} CSV members ({members}); expected exactly one")
     info = csvs[0]
     if info.flag_bits & 0x1:
         raise ExportError(f"ZIP {name!r}: member {info.filename!r} is encrypted")
@@ -386,15 +414,11 @@ def _read_email(data: bytes, name: str) -> tuple[bytes, str, dict[str, str]]:
     if not attachments:
         raise ExportError(f"e-mail {name!r} has no attachment; expected one CSV or ZIP attachment")
     candidates = [
-        a
-        for a in attachments
-        if a[0].lower().endswith((".csv", ".zip", ".txt")) or a[1] in _ZIP_TYPES | _CSV_TYPES
+        a for a in attachments if a[0].lower().endswith((".csv", ".zip", ".txt")) or a[1] in _ZIP_TYPES | _CSV_TYPES
     ]
     listing = ", ".join(f"{n} ({t})" for n, t, _ in attachments)
     if not candidates:
-        raise ExportError(
-            f"e-mail {name!r} has no CSV or ZIP attachment (attachments: {listing})"
-        )
+        raise ExportError(f"e-mail {name!r} has no CSV or ZIP attachment (attachments: {listing})")
     if len(candidates) > 1:
         raise ExportError(
             f"e-mail {name!r} has {len(candidates)} CSV/ZIP attachments ({listing}); expected exactly one"
@@ -588,9 +612,9 @@ def _needs_normalising(s: pl.Series) -> bool:
 def _embedded_newline_offsets(raw: pl.DataFrame) -> pl.Series:
     """Per row: number of newlines inside fields of *earlier* rows (to turn record numbers into lines)."""
     per_row = raw.select(
-        pl.sum_horizontal(
-            [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in raw.columns]
-        ).alias("n")
+        pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in raw.columns]).alias(
+            "n"
+        )
     )["n"]
     return (per_row.cum_sum() - per_row).cast(pl.Int64)
 
@@ -655,9 +679,7 @@ def _parse_csv(
 
     key = resolve_column(key_column)
     if key not in names:
-        raise ExportError(
-            f"key column {key_column!r} not found in {name!r}; columns found: {', '.join(header)}"
-        )
+        raise ExportError(f"key column {key_column!r} not found in {name!r}; columns found: {', '.join(header)}")
     has_quotes = (b'"' in data) if data is not None else True
     if last not in (b"\n", b"\r") and b"\n" in head:
         warnings.append("file does not end with a newline (was it truncated?)")
@@ -681,9 +703,7 @@ def _parse_csv(
             raw = _polars_parse(data, names, sep)
     except pl.exceptions.PolarsError as exc:
         parser = "python-csv"
-        warnings.append(
-            f"fast CSV parser rejected the file ({str(exc).splitlines()[0]}); used the robust parser"
-        )
+        warnings.append(f"fast CSV parser rejected the file ({str(exc).splitlines()[0]}); used the robust parser")
         if text is None:
             if data is None:
                 data = path.read_bytes()  # type: ignore[union-attr]
@@ -745,10 +765,7 @@ def _parse_csv(
                     "_reason": pl.Series(["malformed_row"] * len(bad_rows), dtype=pl.String),
                     **{
                         c: pl.Series(
-                            [
-                                (sep.join(r[i:]) if i == width - 1 else r[i]) if i < len(r) else None
-                                for r in bad_rows
-                            ],
+                            [(sep.join(r[i:]) if i == width - 1 else r[i]) if i < len(r) else None for r in bad_rows],
                             dtype=pl.String,
                         )
                         for i, c in enumerate(names)
@@ -823,8 +840,13 @@ def _read(box: list[bytes], filename: str, key_column: str) -> ParsedExport:
 
 
 def _make_export(
-    rows: pl.DataFrame, quarantine: pl.DataFrame, info: dict, container: str, filename: str,
-    member: str | None, source: dict[str, str],
+    rows: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    info: dict,
+    container: str,
+    filename: str,
+    member: str | None,
+    source: dict[str, str],
 ) -> ParsedExport:
     return ParsedExport(
         rows=rows,

@@ -21,8 +21,14 @@ class GuardResult:
 
 
 def evaluate_guard(
-    *, older_rows: int, newer_rows: int, lapsed: int, max_lapsed_share: float, max_shrink_share: float,
-    decision: dict | None = None, partition_key: str = "",
+    *,
+    older_rows: int,
+    newer_rows: int,
+    lapsed: int,
+    max_lapsed_share: float,
+    max_shrink_share: float,
+    decision: dict | None = None,
+    partition_key: str = "",
 ) -> GuardResult:
     if older_rows <= 0:
         return GuardResult(True, False, 0.0, 0.0, "first export: nothing to compare with")
@@ -37,13 +43,23 @@ def evaluate_guard(
         )
     figures = f"lapsed {lapsed_share:.1%}, shrink {shrink_share:.1%}"
     if decision and decision.get("decision") == "reject":
-        return GuardResult(False, bool(reasons), lapsed_share, shrink_share,
-                           f"rejected by {decision['decided_by']}: this export is never pushed ({figures})")
+        return GuardResult(
+            False,
+            bool(reasons),
+            lapsed_share,
+            shrink_share,
+            f"rejected by {decision['decided_by']}: this export is never pushed ({figures})",
+        )
     if not reasons:
         return GuardResult(True, False, lapsed_share, shrink_share, f"within limits ({figures})")
     if decision and decision.get("decision") == "approve":
-        return GuardResult(True, True, lapsed_share, shrink_share,
-                           f"approved by {decision['decided_by']} despite: " + "; ".join(reasons))
+        return GuardResult(
+            True,
+            True,
+            lapsed_share,
+            shrink_share,
+            f"approved by {decision['decided_by']} despite: " + "; ".join(reasons),
+        )
     how = "Check the export"
     if partition_key:
         how += (

@@ -31,7 +31,11 @@ NAME_COLUMNS = {"first_name": "given_name", "last_name": "family_name"}
 
 #: The export columns the person is built from: only a change in one of these makes a member "updated".
 MAPPED_COLUMNS: tuple[str, ...] = (
-    "email", *NAME_COLUMNS, *ADDRESS_COLUMNS, *PHONE_COLUMNS, *CUSTOM_FIELDS,
+    "email",
+    *NAME_COLUMNS,
+    *ADDRESS_COLUMNS,
+    *PHONE_COLUMNS,
+    *CUSTOM_FIELDS,
 )
 IS_MEMBER = "is_member"
 PHONE_FIELD = "Phone"

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 def person_id_of(resource: dict) -> str | None:
     for ident in resource.get("identifiers") or []:
         if isinstance(ident, str) and ident.startswith(ID_PREFIX):
-            return ident[len(ID_PREFIX):]
+            return ident[len(ID_PREFIX) :]
     href = ((resource.get("_links") or {}).get("self") or {}).get("href") or ""
     return href.rstrip("/").rsplit("/", 1)[-1] or None
 
@@ -69,8 +69,14 @@ def upsert_op(key: str, row: dict, *, reason: str, cleared: Sequence[str] = (), 
 
 def lapse_op(key: str, email: str, person_id: str | None, *, reason: str = "lapsed") -> Op:
     # payload: what is written; the person id is context (found again by lookup if missing)
-    return Op(str(key), LAPSE, {"email": email, IS_MEMBER: "False"}, cost=1 if person_id else 2, reason=reason,
-              context={"person_id": person_id})
+    return Op(
+        str(key),
+        LAPSE,
+        {"email": email, IS_MEMBER: "False"},
+        cost=1 if person_id else 2,
+        reason=reason,
+        context={"person_id": person_id},
+    )
 
 
 def known_person_ids(engine: Engine, scope: str, keys: Iterable[str]) -> dict[str, str]:
@@ -83,8 +89,10 @@ def known_person_ids(engine: Engine, scope: str, keys: Iterable[str]) -> dict[st
             q = (
                 sa.select(sync_attempts.c.record_key, sync_attempts.c.receipt)
                 .where(
-                    sync_attempts.c.sync == SYNC, sync_attempts.c.scope == scope,
-                    sync_attempts.c.record_key.in_(chunk), sync_attempts.c.receipt.is_not(None),
+                    sync_attempts.c.sync == SYNC,
+                    sync_attempts.c.scope == scope,
+                    sync_attempts.c.record_key.in_(chunk),
+                    sync_attempts.c.receipt.is_not(None),
                     sync_attempts.c.receipt != NOT_IN_ACTION_NETWORK,
                 )
                 .order_by(sync_attempts.c.record_key, sync_attempts.c.id.desc())
@@ -151,8 +159,14 @@ def plan_push(
     return PushPlan(ops, counts, problems)
 
 
-def add_carry_over(plan: PushPlan, unfinished: dict[str, str], rows_by_key: Callable[[list[str]], dict[str, dict]],
-                   person_ids: Callable[[list[str]], dict[str, str]], *, add_tags: Sequence[str] = ()) -> None:
+def add_carry_over(
+    plan: PushPlan,
+    unfinished: dict[str, str],
+    rows_by_key: Callable[[list[str]], dict[str, dict]],
+    person_ids: Callable[[list[str]], dict[str, str]],
+    *,
+    add_tags: Sequence[str] = (),
+) -> None:
     """Retry members whose earlier push failed even if this export did not change them: re-plan each from the
     current snapshot (upsert if still a member, lapse again if it was a lapse)."""
     planned = {op.key for op in plan.ops}
@@ -199,8 +213,13 @@ class MembershipTarget:
 
     def apply(self, op: Op) -> str | None:
         if self.refused is not None:  # the key was refused: do not spend a request per remaining member
-            raise ApiError("action_network", "POST", "people/", self.refused, "not sent: the API key was refused "
-                           "earlier in this run")
+            raise ApiError(
+                "action_network",
+                "POST",
+                "people/",
+                self.refused,
+                "not sent: the API key was refused earlier in this run",
+            )
         try:
             return self._apply(op)
         except ApiError as exc:
@@ -295,6 +314,8 @@ def run_push(
         "uncertain": report.uncertain,
     }
     if target.refused:
-        raise KeyRefused(f"Action Network refused the API key (HTTP {target.refused}); {report.failed} member(s) "
-                         "were not sent and will be sent by the next run")
+        raise KeyRefused(
+            f"Action Network refused the API key (HTTP {target.refused}); {report.failed} member(s) "
+            "were not sent and will be sent by the next run"
+        )
     return report, outcome

@@ -58,8 +58,9 @@ class _Progress:
         width = 30
         filled = int(width * done / max(1, total))
         eta = (total - done) / rate if rate else 0
-        self.stream.write(f"\rpush [{'#' * filled}{'-' * (width - filled)}] {done}/{total} "
-                          f"{rate:5.1f}/s eta {eta:4.0f} s")
+        self.stream.write(
+            f"\rpush [{'#' * filled}{'-' * (width - filled)}] {done}/{total} {rate:5.1f}/s eta {eta:4.0f} s"
+        )
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
@@ -75,7 +76,13 @@ def run_push_command(args: argparse.Namespace) -> int:
     from orgsync_dagster.membership.guard import evaluate_guard
     from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, scrub
     from orgsync_dagster.membership.push import (
-        KeyRefused, add_carry_over, estimate_seconds, known_person_ids, plan_push, run_push, unfinished_keys,
+        KeyRefused,
+        add_carry_over,
+        estimate_seconds,
+        known_person_ids,
+        plan_push,
+        run_push,
+        unfinished_keys,
     )
     from orgsync_dagster.membership.settings import settings
 
@@ -98,23 +105,31 @@ def run_push_command(args: argparse.Namespace) -> int:
     for label, parsed in (("older", older), ("newer", newer)):
         q = f", {parsed.rows_quarantined} quarantined {parsed.quarantine_counts}" if parsed.rows_quarantined else ""
         print(f"{label}: {parsed.filename}: {parsed.rows_ok} members{q}", file=sys.stderr)
-    guard = evaluate_guard(older_rows=result.older_rows, newer_rows=result.newer_rows,
-                           lapsed=result.counts["lapsed"], max_lapsed_share=s.max_lapsed_share,
-                           max_shrink_share=s.max_shrink_share)
+    guard = evaluate_guard(
+        older_rows=result.older_rows,
+        newer_rows=result.newer_rows,
+        lapsed=result.counts["lapsed"],
+        max_lapsed_share=s.max_lapsed_share,
+        max_shrink_share=s.max_shrink_share,
+    )
 
     from orgsync_dagster.lib.runtime import metered
     from orgsync_dagster.resources.warehouse import engine_for
 
     try:
         engine = engine_for(args.warehouse_url or os.environ.get("ORGSYNC_WAREHOUSE_URL") or None)
-    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
+    except Exception as exc:
         print(f"error: cannot open the ledger database: {exc}", file=sys.stderr)
         return 2
     lapsed_rows = result.lapsed.to_dicts()
     plan = plan_push(
-        key_column=key, new_rows=result.new.to_dicts(), updated_rows=result.updated.to_dicts(),
-        lapsed_rows=lapsed_rows, person_ids=known_person_ids(engine, scope, [str(r[key]) for r in lapsed_rows]),
-        unchanged=result.counts["unchanged"], add_tags=s.add_tags,
+        key_column=key,
+        new_rows=result.new.to_dicts(),
+        updated_rows=result.updated.to_dicts(),
+        lapsed_rows=lapsed_rows,
+        person_ids=known_person_ids(engine, scope, [str(r[key]) for r in lapsed_rows]),
+        unchanged=result.counts["unchanged"],
+        add_tags=s.add_tags,
     )
     import polars as pl
 
@@ -122,8 +137,13 @@ def run_push_command(args: argparse.Namespace) -> int:
         found = newer.rows.filter(pl.col(key).is_in(keys)).to_dicts()
         return {str(r[key]): r for r in found}
 
-    add_carry_over(plan, unfinished_keys(engine, scope), rows_by_key,
-                   lambda keys: known_person_ids(engine, scope, keys), add_tags=s.add_tags)
+    add_carry_over(
+        plan,
+        unfinished_keys(engine, scope),
+        rows_by_key,
+        lambda keys: known_person_ids(engine, scope, keys),
+        add_tags=s.add_tags,
+    )
     summary: dict = {k: int(v) for k, v in plan.counts.items()}
     for problem in plan.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -139,45 +159,62 @@ def run_push_command(args: argparse.Namespace) -> int:
             if not api_key:
                 print("error: ACTION_NETWORK_API_KEY is not set", file=sys.stderr)
                 return 2
-            client = ActionNetworkResource(api_key=api_key, base_url=base_url,
-                                           requests_per_second=args.max_rps).client(meter=meter)
-        dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency,
-                          dry_run=True)
+            client = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps).client(
+                meter=meter
+            )
+        dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency, dry_run=True)
         summary.update(
-            already_done=dry.skipped_done, planned_requests=dry.planned_requests,
+            already_done=dry.skipped_done,
+            planned_requests=dry.planned_requests,
             estimated_seconds=round(estimate_seconds(dry.planned_requests, args.max_rps, concurrency), 1),
-            guard=guard.description, applied=False,
+            guard=guard.description,
+            applied=False,
         )
         c = plan.counts
-        _say(args, f"plan: {c['new']} new, {c['updated']} updated, {c['lapsed']} lapsed, {c['unchanged']} unchanged"
-                   + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else ""))
-        _say(args, f"      {dry.skipped_done} already pushed (ledger); {dry.planned_requests} requests, about "
-                   f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}")
+        _say(
+            args,
+            f"plan: {c['new']} new, {c['updated']} updated, {c['lapsed']} lapsed, {c['unchanged']} unchanged"
+            + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else ""),
+        )
+        _say(
+            args,
+            f"      {dry.skipped_done} already pushed (ledger); {dry.planned_requests} requests, about "
+            f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}",
+        )
         if not args.apply:
             _say(args, "nothing was sent (use --apply to push)")
             return _finish(args, summary, 0)
         if guard.tripped and not args.allow_mass_lapse:
-            print(f"error: refusing to push: {guard.description.split('. Check')[0]}. Check the export, then re-run "
-                  "with --allow-mass-lapse.", file=sys.stderr)
+            print(
+                f"error: refusing to push: {guard.description.split('. Check')[0]}. Check the export, then re-run "
+                "with --allow-mass-lapse.",
+                file=sys.stderr,
+            )
             return _finish(args, summary, 3)
         started = time.monotonic()
         progress = _Progress(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
         try:
-            report, outcome = run_push(engine, client, plan.ops, scope=scope, run_id=run_id,
-                                       concurrency=concurrency, progress=progress)
+            report, outcome = run_push(
+                engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency, progress=progress
+            )
         except KeyRefused as exc:
             print(f"error: {exc}", file=sys.stderr)
             return _finish(args, {**summary, "error": str(exc)}, 2)
         seconds = time.monotonic() - started
     summary.update(outcome)
     summary.update(
-        applied=True, requests_sent=client.requests_sent, seconds=round(seconds, 2),
+        applied=True,
+        requests_sent=client.requests_sent,
+        seconds=round(seconds, 2),
         requests_per_second=round(client.requests_sent / seconds, 2) if seconds > 0 else 0.0,
         errors=[scrub(e) for e in report.errors],
     )
-    _say(args, f"pushed: {outcome['upserted']} upserted, {outcome['lapsed_in_action_network']} lapsed "
-               f"({outcome['lapsed_not_in_action_network']} not in Action Network), {outcome['failed']} failed, "
-               f"{outcome['uncertain']} unresolved; {client.requests_sent} requests in {seconds:.1f} s")
+    _say(
+        args,
+        f"pushed: {outcome['upserted']} upserted, {outcome['lapsed_in_action_network']} lapsed "
+        f"({outcome['lapsed_not_in_action_network']} not in Action Network), {outcome['failed']} failed, "
+        f"{outcome['uncertain']} unresolved; {client.requests_sent} requests in {seconds:.1f} s",
+    )
     for err in summary["errors"][:5]:
         print(f"  {err}", file=sys.stderr)
     return _finish(args, summary, 0 if report.ok else 1)

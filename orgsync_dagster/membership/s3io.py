@@ -38,7 +38,7 @@ def short_etag(etag: str) -> str:
 
 
 def partition_key_for(key: str, etag: str, prefix: str) -> str:
-    rel = key[len(prefix):] if prefix and key.startswith(prefix) else key
+    rel = key[len(prefix) :] if prefix and key.startswith(prefix) else key
     pk = f"{rel}@{short_etag(etag)}"
     for bad in INVALID_PARTITION_SUBSTRINGS:
         pk = pk.replace(bad, "_")
@@ -50,7 +50,7 @@ def key_from_partition(partition_key: str, prefix: str) -> str:
 
 
 def archive_key_for(obj: ExportObject, prefix: str, archive_prefix: str) -> str:
-    rel = obj.key[len(prefix):] if prefix and obj.key.startswith(prefix) else obj.key
+    rel = obj.key[len(prefix) :] if prefix and obj.key.startswith(prefix) else obj.key
     return f"{archive_prefix}{short_etag(obj.etag)}/{rel}"
 
 
@@ -91,8 +91,11 @@ def fetch_and_keep(client, obj: ExportObject, archive_key: str) -> tuple[bytes, 
     want = short_etag(obj.etag)
     try:
         client.copy_object(
-            Bucket=obj.bucket, Key=archive_key, CopySource={"Bucket": obj.bucket, "Key": obj.key},
-            CopySourceIfMatch=obj.etag, MetadataDirective="COPY",
+            Bucket=obj.bucket,
+            Key=archive_key,
+            CopySource={"Bucket": obj.bucket, "Key": obj.key},
+            CopySourceIfMatch=obj.etag,
+            MetadataDirective="COPY",
         )
     except ClientError as exc:
         code = (exc.response.get("Error") or {}).get("Code", "")
@@ -108,6 +111,11 @@ def fetch_and_keep(client, obj: ExportObject, archive_key: str) -> tuple[bytes, 
     got = short_etag(resp.get("ETag", ""))
     if got != want and resp.get("ContentLength", 0) > 0 and "-" not in obj.etag:
         raise ExportFetchError(f"kept copy {archive_key} has ETag {got}, expected {want}")
-    kept = ExportObject(obj.bucket, obj.key, obj.etag, resp.get("LastModified") if obj.last_modified is None
-                        else obj.last_modified, resp.get("ContentLength"))
+    kept = ExportObject(
+        obj.bucket,
+        obj.key,
+        obj.etag,
+        resp.get("LastModified") if obj.last_modified is None else obj.last_modified,
+        resp.get("ContentLength"),
+    )
     return resp["Body"].read(), kept

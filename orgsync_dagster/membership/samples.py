@@ -12,8 +12,18 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 COLUMNS = [
-    "ak_id", "first_name", "last_name", "mailing_address1", "mailing_city", "mailing_state", "mailing_zip",
-    "mobile_phone", "email", "monthly_dues_status", "union_member", "memb_status_letter",
+    "ak_id",
+    "first_name",
+    "last_name",
+    "mailing_address1",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "mobile_phone",
+    "email",
+    "monthly_dues_status",
+    "union_member",
+    "memb_status_letter",
 ]
 _FIRST = ["Jane", "John", "Maria", "Ahmed", "Li", "Rosa", "Karl", "Emma", "José", "Priya", "Sam", "Ella"]
 _LAST = ["Doe", "Smith", "Garcia", "Nguyen", "Khan", "Luxemburg", "Marx", "Brown", "Silva", "Parks", "Debs"]
@@ -62,8 +72,11 @@ def week_pair(members: int, *, new: int, updated: int, lapsed: int, seed: int = 
     newer += [member(members + j) for j in range(new)]
     rng.shuffle(newer)
     return WeekPair(
-        older=older, newer=newer, new=[member(members + j)["email"] for j in range(new)],
-        updated=[older[i]["email"] for i in sorted(updated_idx)], lapsed=[older[i]["email"] for i in sorted(lapsed_idx)],
+        older=older,
+        newer=newer,
+        new=[member(members + j)["email"] for j in range(new)],
+        updated=[older[i]["email"] for i in sorted(updated_idx)],
+        lapsed=[older[i]["email"] for i in sorted(lapsed_idx)],
         unchanged=members - lapsed - updated,
     )
 

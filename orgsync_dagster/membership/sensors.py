@@ -29,7 +29,11 @@ def membership_export_sensor(context: dg.SensorEvaluationContext, s3: S3Resource
         return dg.SkipReason("no bucket configured (membership.s3_bucket or ORGSYNC_S3_BUCKET)")
     state = json.loads(context.cursor) if context.cursor else {}
     objects, last_key = list_new_objects(
-        s3.get_client(), s.s3_bucket, s.s3_prefix, state.get("start_after"), s.sensor_max_objects_per_tick,
+        s3.get_client(),
+        s.s3_bucket,
+        s.s3_prefix,
+        state.get("start_after"),
+        s.sensor_max_objects_per_tick,
         skip_prefixes=(s.archive_prefix,),
     )
     cursor = json.dumps({"start_after": last_key}) if last_key else context.cursor
@@ -59,5 +63,6 @@ def membership_export_sensor(context: dg.SensorEvaluationContext, s3: S3Resource
 def membership_failure_alert(context: dg.RunFailureSensorContext, slack: SlackResource):
     partition = context.dagster_run.tags.get("dagster/partition", "?")
     message = scrub(context.failure_event.message or "")[:400]
-    slack.post(f":rotating_light: Membership run {context.dagster_run.run_id[:8]} for export `{partition}` failed: "
-               f"{message}")
+    slack.post(
+        f":rotating_light: Membership run {context.dagster_run.run_id[:8]} for export `{partition}` failed: {message}"
+    )

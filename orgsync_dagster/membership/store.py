@@ -15,7 +15,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
 from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ParsedExport
-from orgsync_dagster.membership.tables import approvals, diff_rows, diffs, exports, pushes, quarantine_rows, snapshot_rows
+from orgsync_dagster.membership.tables import (
+    approvals,
+    diff_rows,
+    diffs,
+    exports,
+    pushes,
+    quarantine_rows,
+    snapshot_rows,
+)
 
 APPROVE, REJECT = "approve", "reject"
 
@@ -74,13 +82,17 @@ def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> 
     canon = [c for c in parsed.rows.columns if c in CANONICAL_COLUMNS]
     extras = [c for c in parsed.rows.columns if c not in CANONICAL_COLUMNS]
     rows = parsed.rows.select(
-        pl.lit(partition_key).alias("partition_key"), pl.col(key).alias("member_key"), *canon,
+        pl.lit(partition_key).alias("partition_key"),
+        pl.col(key).alias("member_key"),
+        *canon,
         _json_column(parsed.rows, extras, "extra"),
     )
     q = parsed.quarantine
     data_cols = [c for c in q.columns if not c.startswith("_")]
     quarantine = q.select(
-        pl.lit(partition_key).alias("partition_key"), pl.col("_line").alias("line"), pl.col("_reason").alias("reason"),
+        pl.lit(partition_key).alias("partition_key"),
+        pl.col("_line").alias("line"),
+        pl.col("_reason").alias("reason"),
         _json_column(q, data_cols, "data"),
     )
     _replace_partition(engine, partition_key, [(snapshot_rows, rows), (quarantine_rows, quarantine)])
@@ -167,21 +179,29 @@ def store_diff(engine: Engine, partition_key: str, base: str | None, result, cha
         )
         parts.append(
             frame.select(
-                pl.lit(partition_key).alias("partition_key"), pl.col(key).alias("member_key"),
-                pl.lit(status).alias("status"), changed.alias("changed_columns"),
+                pl.lit(partition_key).alias("partition_key"),
+                pl.col(key).alias("member_key"),
+                pl.lit(status).alias("status"),
+                changed.alias("changed_columns"),
                 _json_column(frame, data_cols, "data"),
             )
         )
     rows = pl.concat(parts) if parts else pl.DataFrame()
     _replace_partition(engine, partition_key, [(diff_rows, rows)])
     values = dict(
-        base_partition=base, key_column=key, compare_columns=list(result.compare_columns),
-        older_rows=result.older_rows, newer_rows=result.newer_rows, **{s: int(result.counts[s]) for s in result.counts},
+        base_partition=base,
+        key_column=key,
+        compare_columns=list(result.compare_columns),
+        older_rows=result.older_rows,
+        newer_rows=result.newer_rows,
+        **{s: int(result.counts[s]) for s in result.counts},
         computed_at=sa.func.now(),
     )
     stmt = pg_insert(diffs).values(partition_key=partition_key, **values)
     with engine.begin() as conn:
-        conn.execute(stmt.on_conflict_do_update(index_elements=["partition_key"], set_={k: stmt.excluded[k] for k in values}))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["partition_key"], set_={k: stmt.excluded[k] for k in values})
+        )
 
 
 def get_diff(engine: Engine, partition_key: str) -> dict | None:
@@ -211,14 +231,20 @@ def record_decision(engine: Engine, partition_key: str, decision: str, decided_b
     if not decided_by.strip():
         raise ValueError("an approval needs the name of the person deciding")
     with engine.begin() as conn:
-        conn.execute(approvals.insert().values(partition_key=partition_key, decision=decision,
-                                               decided_by=decided_by.strip(), note=note or None))
+        conn.execute(
+            approvals.insert().values(
+                partition_key=partition_key, decision=decision, decided_by=decided_by.strip(), note=note or None
+            )
+        )
 
 
 def latest_decision(engine: Engine, partition_key: str) -> dict | None:
     with engine.connect() as conn:
         row = conn.execute(
-            sa.select(approvals).where(approvals.c.partition_key == partition_key).order_by(approvals.c.id.desc()).limit(1)
+            sa.select(approvals)
+            .where(approvals.c.partition_key == partition_key)
+            .order_by(approvals.c.id.desc())
+            .limit(1)
         ).first()
     return dict(row._mapping) if row else None
 
@@ -227,7 +253,9 @@ def record_push(engine: Engine, partition_key: str, **values) -> None:
     values["finished_at"] = sa.func.now()
     stmt = pg_insert(pushes).values(partition_key=partition_key, **values)
     with engine.begin() as conn:
-        conn.execute(stmt.on_conflict_do_update(index_elements=["partition_key"], set_={k: stmt.excluded[k] for k in values}))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["partition_key"], set_={k: stmt.excluded[k] for k in values})
+        )
 
 
 def pushed_partitions(engine: Engine, keys: list[str]) -> set[str]:

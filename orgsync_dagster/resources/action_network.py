@@ -39,7 +39,9 @@ class ActionNetworkClient:
 
     def find_people_by_email(self, email: str) -> list[dict]:
         quoted = email.replace("'", "")
-        return list(self.http.paginate_pages("people", "osdi:people", params={"filter": f"email_address eq '{quoted}'"}))
+        return list(
+            self.http.paginate_pages("people", "osdi:people", params={"filter": f"email_address eq '{quoted}'"})
+        )
 
     def list_people(self) -> Iterator[dict]:
         return self.http.paginate_pages("people", "osdi:people", per_page=AN_PAGE_SIZE)

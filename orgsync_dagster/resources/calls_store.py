@@ -77,8 +77,9 @@ class CallsStoreResource(dg.ConfigurableResource):
         return client_for(self.uri)[self.database][self.locks_collection]
 
     # -- reads --------------------------------------------------------------------------------------------------
-    def stream(self, query: dict, projection: dict | None = None, sort: list | None = None,
-               batch_size: int = 2000) -> Iterator[dict]:
+    def stream(
+        self, query: dict, projection: dict | None = None, sort: list | None = None, batch_size: int = 2000
+    ) -> Iterator[dict]:
         """Documents matching ``query``, streamed with a server cursor (``_id`` left out)."""
         cursor = self.calls().find(query, {"_id": 0, **(projection or {})} if projection else {"_id": 0})
         if sort:
@@ -108,15 +109,24 @@ class CallsStoreResource(dg.ConfigurableResource):
                 counts[key] = counts.get(key, 0) + 1
             return [{**dict(zip(fields, k)), "n": n} for k, n in counts.items()]
         group = {"_id": {f: f"${f}" for f in fields}, "n": {"$sum": 1}}
-        return [{**(r["_id"] or {}), "n": r["n"]} for r in self.calls().aggregate([{"$match": query}, {"$group": group}])]
+        return [
+            {**(r["_id"] or {}), "n": r["n"]} for r in self.calls().aggregate([{"$match": query}, {"$group": group}])
+        ]
 
     def distinct(self, field: str, query: dict) -> list:
         return self.calls().distinct(field, query)
 
     # -- writes -------------------------------------------------------------------------------------------------
-    def set_status(self, call_id: str, expected: Iterable[str | None], new: str | None, *,
-                   set_fields: dict | None = None, min_fields: dict | None = None,
-                   unset: Iterable[str] = ()) -> dict | None:
+    def set_status(
+        self,
+        call_id: str,
+        expected: Iterable[str | None],
+        new: str | None,
+        *,
+        set_fields: dict | None = None,
+        min_fields: dict | None = None,
+        unset: Iterable[str] = (),
+    ) -> dict | None:
         """Atomically move one call from one of ``expected`` to ``new`` (the in_progress claim). Returns the
         updated document, or None when the call was not in an expected state (someone else has it)."""
         update: dict = {"$set": {"sync_status": new, **(set_fields or {})}}
@@ -125,14 +135,17 @@ class CallsStoreResource(dg.ConfigurableResource):
         if unset:
             update["$unset"] = {f: "" for f in unset}
         doc = self.calls().find_one_and_update(  # (no projection: mongomock then returns None)
-            {"id": str(call_id), "sync_status": status_filter(expected)}, update, return_document=ReturnDocument.AFTER,
+            {"id": str(call_id), "sync_status": status_filter(expected)},
+            update,
+            return_document=ReturnDocument.AFTER,
         )
         if doc is not None:
             doc.pop("_id", None)
         return doc
 
-    def set_status_many(self, call_ids: list[str], expected: Iterable[str | None], new: str | None,
-                        set_fields: dict | None = None) -> int:
+    def set_status_many(
+        self, call_ids: list[str], expected: Iterable[str | None], new: str | None, set_fields: dict | None = None
+    ) -> int:
         """One update for many calls in the same transition; calls no longer in ``expected`` are left alone."""
         if not call_ids:
             return 0
@@ -179,8 +192,15 @@ class CallsStoreResource(dg.ConfigurableResource):
         """Take or renew the lock ``name``. Returns None on success, else the current holder. A lock whose lease
         ran out, or whose holder is listed in ``steal_from`` (known dead), is taken over."""
         now = time.time()  # epoch seconds: compares the same in MongoDB and mongomock
-        query = {"_id": name, "$or": [{"holder": holder}, {"holder": None},
-                                      {"expires_at": {"$lt": now}}, {"holder": {"$in": list(steal_from)}}]}
+        query = {
+            "_id": name,
+            "$or": [
+                {"holder": holder},
+                {"holder": None},
+                {"expires_at": {"$lt": now}},
+                {"holder": {"$in": list(steal_from)}},
+            ],
+        }
         update = {"$set": {"holder": holder, "expires_at": now + lease_seconds}}
         try:
             self._locks().find_one_and_update(query, update, upsert=True)

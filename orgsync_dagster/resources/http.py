@@ -243,8 +243,13 @@ class HttpClient:
                     attempt += 1
                     continue
                 raise ApiError(
-                    self.system, method, endpoint, 0, kind,
-                    uncertain=method not in IDEMPOTENT_METHODS, retryable=True,
+                    self.system,
+                    method,
+                    endpoint,
+                    0,
+                    kind,
+                    uncertain=method not in IDEMPOTENT_METHODS,
+                    retryable=True,
                 ) from None
             self._record(method, endpoint, resp.status_code)
             status = resp.status_code
@@ -263,7 +268,12 @@ class HttpClient:
                 continue
             message, errors = _error_message(resp)
             raise ApiError(
-                self.system, method, endpoint, status, message, errors=errors,
+                self.system,
+                method,
+                endpoint,
+                status,
+                message,
+                errors=errors,
                 uncertain=transient and not not_processed and method not in IDEMPOTENT_METHODS,
                 retryable=transient,
             )
@@ -273,7 +283,11 @@ class HttpClient:
 
     # -- paging -----------------------------------------------------------------------------------------------
     def paginate_next_link(
-        self, path: str, params: dict[str, Any] | None = None, *, items_key: str = "items",
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        items_key: str = "items",
         next_key: str = "nextPageLink",
     ) -> Iterator[dict]:
         """VAN style: follow the absolute ``nextPageLink`` verbatim (never re-send params) until it is null."""

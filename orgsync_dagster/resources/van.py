@@ -30,7 +30,7 @@ def parse_api_keys(raw: str) -> dict[str, str]:
         try:
             data = json.loads(raw)
         except ValueError:
-            raise VanConfigError("VAN_API_KEYS is not valid JSON (expected {\"MI\": \"<key>\", ...})") from None
+            raise VanConfigError('VAN_API_KEYS is not valid JSON (expected {"MI": "<key>", ...})') from None
         if not isinstance(data, dict) or not all(isinstance(v, str) and v for v in data.values()):
             raise VanConfigError("VAN_API_KEYS must map each instance name to a non-empty key string")
         return {str(k): v for k, v in data.items()}
@@ -171,7 +171,12 @@ class VanResource(dg.ConfigurableResource):
         return sorted(parse_api_keys(self.api_keys))
 
     def client(
-        self, instance: str, *, meter: RequestMeter | None = None, budget_spent=None, db_mode: int | None = None,
+        self,
+        instance: str,
+        *,
+        meter: RequestMeter | None = None,
+        budget_spent=None,
+        db_mode: int | None = None,
         daily_request_budget: int | None = None,
     ) -> VanClient:
         """A client for one instance. ``db_mode`` / ``daily_request_budget`` override the resource's settings for

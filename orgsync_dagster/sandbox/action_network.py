@@ -45,9 +45,10 @@ import re
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -81,10 +82,46 @@ _FILTER_FIELDS = {
     "region",
     "postal_code",
 }
-_SEED_GIVEN = ["Ada", "Bayard", "Cesar", "Dolores", "Ella", "Fannie", "Grace", "Harvey", "Ida", "Jane",
-               "Karl", "Lucy", "Mary", "Ned", "Octavia", "Paul", "Rosa", "Sojourner", "Thurgood", "Walter"]
-_SEED_FAMILY = ["Baker", "Chavez", "Debs", "Evers", "Garvey", "Hamer", "Huerta", "Jones", "King", "Lewis",
-                "Milk", "Parks", "Randolph", "Rustin", "Truth", "Wells"]
+_SEED_GIVEN = [
+    "Ada",
+    "Bayard",
+    "Cesar",
+    "Dolores",
+    "Ella",
+    "Fannie",
+    "Grace",
+    "Harvey",
+    "Ida",
+    "Jane",
+    "Karl",
+    "Lucy",
+    "Mary",
+    "Ned",
+    "Octavia",
+    "Paul",
+    "Rosa",
+    "Sojourner",
+    "Thurgood",
+    "Walter",
+]
+_SEED_FAMILY = [
+    "Baker",
+    "Chavez",
+    "Debs",
+    "Evers",
+    "Garvey",
+    "Hamer",
+    "Huerta",
+    "Jones",
+    "King",
+    "Lewis",
+    "Milk",
+    "Parks",
+    "Randolph",
+    "Rustin",
+    "Truth",
+    "Wells",
+]
 _SEED_EPOCH = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -150,8 +187,14 @@ class _Person:
     def phone_numbers(self) -> list[dict[str, Any]]:
         if not self.phone:
             return []
-        return [{"primary": True, "number": self.phone["number"],
-                 "number_type": self.phone["number_type"], "status": self.phone["status"]}]
+        return [
+            {
+                "primary": True,
+                "number": self.phone["number"],
+                "number_type": self.phone["number_type"],
+                "status": self.phone["status"],
+            }
+        ]
 
 
 @dataclass
@@ -274,7 +317,8 @@ class ActionNetworkDatabase:
             tag = self.tag_by_name(name)
             if tag and person.id not in self.taggings[tag.id]:
                 self.taggings[tag.id][person.id] = _Tagging(
-                    id=str(uuid.uuid4()), tag_id=tag.id, person_id=person.id, created=self.now())
+                    id=str(uuid.uuid4()), tag_id=tag.id, person_id=person.id, created=self.now()
+                )
         for name in remove:
             tag = self.tag_by_name(name)
             if tag:
@@ -298,8 +342,7 @@ class ActionNetworkDatabase:
         email, email_status = _parse_email(person_body)
         phone = _parse_phone(person_body)
         if email is None and phone is None:
-            raise ApiError(400, "You must specify a valid email address or phone number to create "
-                                "or update a person.")
+            raise ApiError(400, "You must specify a valid email address or phone number to create or update a person.")
         fields = _parse_person_fields(person_body)
         add_tags = _parse_tag_names(body, "add_tags")
         remove_tags = _parse_tag_names(body, "remove_tags")
@@ -351,11 +394,14 @@ class ActionNetworkDatabase:
             if phone.get("number_type"):
                 person.phone["number_type"] = phone["number_type"]
             return
-        self._set_phone(person, {
-            "number": phone["number"],
-            "number_type": phone.get("number_type") or "Mobile",
-            "status": status if status in _SETTABLE_STATUSES else "unsubscribed",
-        })
+        self._set_phone(
+            person,
+            {
+                "number": phone["number"],
+                "number_type": phone.get("number_type") or "Mobile",
+                "status": status if status in _SETTABLE_STATUSES else "unsubscribed",
+            },
+        )
 
     def _merge_into(self, target: _Person, other: _Person) -> None:
         """Fold a phone-only record into ``target`` (AN merges records sharing a phone)."""
@@ -431,36 +477,53 @@ class ActionNetworkDatabase:
             person = self._new_person(str(uuid.uuid5(namespace, str(i))), created=created)
             person.given_name, person.family_name = given, family
             self._set_email(person, f"{given.lower()}.{family.lower()}.{i}@example.org", "subscribed")
-            self._set_phone(person, {"number": f"1617555{i % 10000:04d}", "number_type": "Mobile",
-                                     "status": "unsubscribed"})
-            person.postal_addresses = [{"primary": True, "address_lines": [f"{100 + i} Main St"],
-                                        "locality": "Boston", "region": "MA",
-                                        "postal_code": f"02{i % 1000:03d}", "country": "US"}]
+            self._set_phone(
+                person, {"number": f"1617555{i % 10000:04d}", "number_type": "Mobile", "status": "unsubscribed"}
+            )
+            person.postal_addresses = [
+                {
+                    "primary": True,
+                    "address_lines": [f"{100 + i} Main St"],
+                    "locality": "Boston",
+                    "region": "MA",
+                    "postal_code": f"02{i % 1000:03d}",
+                    "country": "US",
+                }
+            ]
 
     # -- snapshot ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         people = []
         for p in self.people.values():
-            people.append({
-                "id": p.id,
-                "identifiers": p.identifiers,
-                "created_date": _fmt(p.created),
-                "modified_date": _fmt(p.modified),
-                "given_name": p.given_name,
-                "family_name": p.family_name,
-                "email_addresses": p.email_addresses(),
-                "phone_numbers": p.phone_numbers(),
-                "postal_addresses": json.loads(json.dumps(p.postal_addresses)),
-                "languages_spoken": list(p.languages_spoken),
-                "custom_fields": dict(p.custom_fields),
-                "tags": sorted(self.person_tag_names(p.id)),
-            })
+            people.append(
+                {
+                    "id": p.id,
+                    "identifiers": p.identifiers,
+                    "created_date": _fmt(p.created),
+                    "modified_date": _fmt(p.modified),
+                    "given_name": p.given_name,
+                    "family_name": p.family_name,
+                    "email_addresses": p.email_addresses(),
+                    "phone_numbers": p.phone_numbers(),
+                    "postal_addresses": json.loads(json.dumps(p.postal_addresses)),
+                    "languages_spoken": list(p.languages_spoken),
+                    "custom_fields": dict(p.custom_fields),
+                    "tags": sorted(self.person_tag_names(p.id)),
+                }
+            )
         return {
             "people": people,
-            "tags": [{"id": t.id, "identifiers": [ID_PREFIX + t.id], "name": t.name,
-                      "created_date": _fmt(t.created), "modified_date": _fmt(t.modified),
-                      "people": [pid for pid in self.taggings.get(t.id, {})]}
-                     for t in self.tags.values()],
+            "tags": [
+                {
+                    "id": t.id,
+                    "identifiers": [ID_PREFIX + t.id],
+                    "name": t.name,
+                    "created_date": _fmt(t.created),
+                    "modified_date": _fmt(t.modified),
+                    "people": [pid for pid in self.taggings.get(t.id, {})],
+                }
+                for t in self.tags.values()
+            ],
             "custom_fields": sorted(self.custom_field_defs),
             "stats": dict(self.stats),
         }
@@ -558,8 +621,7 @@ def _parse_person_fields(body: dict[str, Any]) -> dict[str, Any]:
             if not name.strip():
                 raise ApiError(400, "Custom field names must not be empty.")
             if value is not None and not isinstance(value, str):
-                raise ApiError(400, f"Custom field values must be strings: {name!r} is "
-                                    f"{type(value).__name__}.")
+                raise ApiError(400, f"Custom field values must be strings: {name!r} is {type(value).__name__}.")
         fields["custom_fields"] = dict(custom)
     return fields
 
@@ -780,8 +842,9 @@ class ActionNetworkEmulator:
                 status, body = exc.code or 500, {"error": exc.description or "error"}
             if status >= 400:
                 db.stats["errors"] += 1
-            db.log.append({"method": method, "path": path, "query": request.query_string.decode("latin-1"),
-                           "status": status})
+            db.log.append(
+                {"method": method, "path": path, "query": request.query_string.decode("latin-1"), "status": status}
+            )
             payload = json.dumps(body)
         return _json_response(status, payload)
 
@@ -798,12 +861,20 @@ class ActionNetworkEmulator:
                 "self": {"href": base, "title": "Action Network API Entry Point"},
                 "osdi:people": {"href": base + "people", "title": "The collection of people in the system"},
                 "osdi:tags": {"href": base + "tags", "title": "The collection of tags in the system"},
-                "osdi:person_signup_helper": {"href": base + "people/",
-                                              "title": "The person signup helper for the system"},
-                "action_network:custom_fields": {"href": base + "metadata/custom_fields",
-                                                 "title": "The custom fields used in the system"},
-                "docs": {"href": "https://actionnetwork.org/docs/v2/", "title": "Documentation",
-                         "name": "Docs", "index": "index"},
+                "osdi:person_signup_helper": {
+                    "href": base + "people/",
+                    "title": "The person signup helper for the system",
+                },
+                "action_network:custom_fields": {
+                    "href": base + "metadata/custom_fields",
+                    "title": "The custom fields used in the system",
+                },
+                "docs": {
+                    "href": "https://actionnetwork.org/docs/v2/",
+                    "title": "Documentation",
+                    "name": "Docs",
+                    "index": "index",
+                },
                 "curies": _curies(),
             },
         }
@@ -814,8 +885,9 @@ class ActionNetworkEmulator:
         raw_filter = request.args.get("filter")
         clauses = parse_filter(raw_filter) if raw_filter is not None else []
         people = [p for p in db.people.values() if not clauses or _matches(p, clauses)]
-        return 200, _collection(request, base, "people", "osdi:people", people,
-                                lambda p: _person_resource(p, base), with_totals=False)
+        return 200, _collection(
+            request, base, "people", "osdi:people", people, lambda p: _person_resource(p, base), with_totals=False
+        )
 
     def _signup_helper(self, db: ActionNetworkDatabase, request: Request, base: str) -> tuple[int, Any]:
         db.stats["signup_helper_posts"] += 1
@@ -828,8 +900,7 @@ class ActionNetworkEmulator:
             return 200, {}
         return 200, _person_resource(person, base)
 
-    def _handle_person(self, db: ActionNetworkDatabase, request: Request, base: str, person_id: str
-                       ) -> tuple[int, Any]:
+    def _handle_person(self, db: ActionNetworkDatabase, request: Request, base: str, person_id: str) -> tuple[int, Any]:
         if request.method == "PUT":
             db.stats["person_puts"] += 1
             background = _is_background(request)
@@ -847,13 +918,21 @@ class ActionNetworkEmulator:
             raise ApiError(404, f"Couldn't find person with id = {person_id}")
         return 200, _person_resource(person, base)
 
-    def _handle_person_taggings(self, db: ActionNetworkDatabase, request: Request, base: str,
-                                person_id: str) -> tuple[int, Any]:
+    def _handle_person_taggings(
+        self, db: ActionNetworkDatabase, request: Request, base: str, person_id: str
+    ) -> tuple[int, Any]:
         if db.person(person_id) is None:
             raise ApiError(404, f"Couldn't find person with id = {person_id}")
         items = [t for by_person in db.taggings.values() for pid, t in by_person.items() if pid == person_id]
-        return 200, _collection(request, base, f"people/{person_id}/taggings", "osdi:taggings", items,
-                                lambda t: _tagging_resource(t, base), with_totals=True)
+        return 200, _collection(
+            request,
+            base,
+            f"people/{person_id}/taggings",
+            "osdi:taggings",
+            items,
+            lambda t: _tagging_resource(t, base),
+            with_totals=True,
+        )
 
     def _handle_tags(self, db: ActionNetworkDatabase, request: Request, base: str) -> tuple[int, Any]:
         if request.method == "POST":
@@ -864,8 +943,15 @@ class ActionNetworkEmulator:
                 raise ApiError(400, "You must specify a name for the tag.")
             tag, _created = db.create_tag(name.strip())
             return 200, _tag_resource(tag, base)
-        return 200, _collection(request, base, "tags", "osdi:tags", list(db.tags.values()),
-                                lambda t: _tag_resource(t, base), with_totals=True)
+        return 200, _collection(
+            request,
+            base,
+            "tags",
+            "osdi:tags",
+            list(db.tags.values()),
+            lambda t: _tag_resource(t, base),
+            with_totals=True,
+        )
 
     def _handle_tag(self, db: ActionNetworkDatabase, request: Request, base: str, tag_id: str) -> tuple[int, Any]:
         tag = db.tags.get(tag_id)
@@ -873,13 +959,21 @@ class ActionNetworkEmulator:
             raise ApiError(404, f"Couldn't find tag with id = {tag_id}")
         return 200, _tag_resource(tag, base)
 
-    def _handle_tag_taggings(self, db: ActionNetworkDatabase, request: Request, base: str, tag_id: str
-                             ) -> tuple[int, Any]:
+    def _handle_tag_taggings(
+        self, db: ActionNetworkDatabase, request: Request, base: str, tag_id: str
+    ) -> tuple[int, Any]:
         if tag_id not in db.tags:
             raise ApiError(404, f"Couldn't find tag with id = {tag_id}")
         items = list(db.taggings[tag_id].values())
-        return 200, _collection(request, base, f"tags/{tag_id}/taggings", "osdi:taggings", items,
-                                lambda t: _tagging_resource(t, base), with_totals=True)
+        return 200, _collection(
+            request,
+            base,
+            f"tags/{tag_id}/taggings",
+            "osdi:taggings",
+            items,
+            lambda t: _tagging_resource(t, base),
+            with_totals=True,
+        )
 
     def _handle_custom_fields(self, db: ActionNetworkDatabase, request: Request, base: str) -> tuple[int, Any]:
         return 200, {
@@ -941,23 +1035,25 @@ def _person_resource(p: _Person, base: str) -> dict[str, Any]:
         resource["given_name"] = p.given_name
     if p.family_name is not None:
         resource["family_name"] = p.family_name
-    resource.update({
-        "languages_spoken": list(p.languages_spoken),
-        "email_addresses": p.email_addresses(),
-        "phone_numbers": p.phone_numbers(),
-        "postal_addresses": json.loads(json.dumps(p.postal_addresses)),
-        "custom_fields": dict(p.custom_fields),
-        "_links": {
-            "self": {"href": href},
-            "osdi:attendances": {"href": href + "/attendances"},
-            "osdi:signatures": {"href": href + "/signatures"},
-            "osdi:submissions": {"href": href + "/submissions"},
-            "osdi:donations": {"href": href + "/donations"},
-            "osdi:outreaches": {"href": href + "/outreaches"},
-            "osdi:taggings": {"href": href + "/taggings"},
-            "curies": _curies(),
-        },
-    })
+    resource.update(
+        {
+            "languages_spoken": list(p.languages_spoken),
+            "email_addresses": p.email_addresses(),
+            "phone_numbers": p.phone_numbers(),
+            "postal_addresses": json.loads(json.dumps(p.postal_addresses)),
+            "custom_fields": dict(p.custom_fields),
+            "_links": {
+                "self": {"href": href},
+                "osdi:attendances": {"href": href + "/attendances"},
+                "osdi:signatures": {"href": href + "/signatures"},
+                "osdi:submissions": {"href": href + "/submissions"},
+                "osdi:donations": {"href": href + "/donations"},
+                "osdi:outreaches": {"href": href + "/outreaches"},
+                "osdi:taggings": {"href": href + "/taggings"},
+                "curies": _curies(),
+            },
+        }
+    )
     return resource
 
 
@@ -968,8 +1064,7 @@ def _tag_resource(t: _Tag, base: str) -> dict[str, Any]:
         "created_date": _fmt(t.created),
         "modified_date": _fmt(t.modified),
         "name": t.name,
-        "_links": {"self": {"href": href}, "osdi:taggings": {"href": href + "/taggings"},
-                   "curies": _curies()},
+        "_links": {"self": {"href": href}, "osdi:taggings": {"href": href + "/taggings"}, "curies": _curies()},
     }
 
 
@@ -1003,7 +1098,7 @@ def _collection(
     per_page = MAX_PER_PAGE if per_page < 1 else min(per_page, MAX_PER_PAGE)
     page = max(1, _int_arg(request.args.get("page"), 1))
     start = (page - 1) * per_page
-    rendered = [render(item) for item in items[start:start + per_page]]
+    rendered = [render(item) for item in items[start : start + per_page]]
 
     def href(page_no: int) -> str:
         params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]

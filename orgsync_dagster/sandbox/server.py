@@ -156,7 +156,9 @@ class SandboxServer:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
             return self._admin(environ, start_response, path)
-        system = next((name for prefix, name in SYSTEM_PREFIXES if path.startswith(prefix) or path + "/" == prefix), None)
+        system = next(
+            (name for prefix, name in SYSTEM_PREFIXES if path.startswith(prefix) or path + "/" == prefix), None
+        )
         if system is None:
             return _json_response(start_response, "404 Not Found", {"error": f"no emulator serves {path}"})
         with self._rng_lock:
@@ -171,7 +173,8 @@ class SandboxServer:
             if wait > 0:
                 self.stats["rate_limited_429"] += 1
                 return _json_response(
-                    start_response, "429 Too Many Requests",
+                    start_response,
+                    "429 Too Many Requests",
                     _error_body(system, 429, "Too many requests: rate limit exceeded", "TOO_MANY_REQUESTS"),
                     [("Retry-After", str(max(1, math.ceil(wait))))],
                 )
@@ -180,7 +183,10 @@ class SandboxServer:
             status = "429 Too Many Requests" if fault == "429" else "503 Service Unavailable"
             headers = [("Retry-After", "0")] if fault == "429" else []
             return _json_response(
-                start_response, status, _error_body(system, int(fault), "injected fault", "SERVICE_UNAVAILABLE"), headers
+                start_response,
+                status,
+                _error_body(system, int(fault), "injected fault", "SERVICE_UNAVAILABLE"),
+                headers,
             )
         if fault is None:
             return self._emulator(system)(environ, start_response)
@@ -191,7 +197,8 @@ class SandboxServer:
         self.stats[f"fault_{fault}"] += 1
         if fault == "500":
             return _json_response(
-                start_response, "500 Internal Server Error",
+                start_response,
+                "500 Internal Server Error",
                 _error_body(system, 500, "An unknown error occurred", "INTERNAL_SERVER_ERROR"),
             )
         sock = environ.get("werkzeug.socket")

@@ -27,7 +27,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -70,11 +70,13 @@ def result_codes(call: Call) -> Response:
         raise bad_param("'contactTypeId' must be a valid contact type.", "contactTypeId")
     if input_type_id is not None and input_type_id not in db.input_types:
         raise bad_param("'inputTypeId' must be a valid input type.", "inputTypeId")
-    return json_response([
-        {k: v for k, v in rc.items() if k != "contactTypeIds"}
-        for rc in db.result_codes.values()
-        if contact_type_id is None or contact_type_id in rc["contactTypeIds"]
-    ])
+    return json_response(
+        [
+            {k: v for k, v in rc.items() if k != "contactTypeIds"}
+            for rc in db.result_codes.values()
+            if contact_type_id is None or contact_type_id in rc["contactTypeIds"]
+        ]
+    )
 
 
 def contact_types(call: Call) -> Response:
@@ -93,7 +95,8 @@ def _filter_coded(call: Call, items: Iterable[dict[str, Any]], text_prop: str) -
     name, kind = norm(call.arg("name")), norm(call.arg("type"))
     text = norm(call.arg(text_prop))
     return [
-        i for i in items
+        i
+        for i in items
         if (not statuses or norm(i["status"]) in statuses)
         and (not name or name in norm(i["name"]))
         and (not kind or kind == norm(i["type"]))
@@ -187,8 +190,7 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
 
 
 def _unauthorized(text: str) -> VanError:
-    return VanError(401, "INVALID_CREDENTIALS", text,
-                    headers={"WWW-Authenticate": 'Basic realm="api.securevan.com"'})
+    return VanError(401, "INVALID_CREDENTIALS", text, headers={"WWW-Authenticate": 'Basic realm="api.securevan.com"'})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +204,7 @@ class VanEmulator:
         clock: Callable[[], datetime] | None = None,
     ):
         self.seed_people = seed_people
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(timezone.utc))
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._databases: dict[tuple[str, int], VanDatabase] = {}
         self._revoked: set[str] = set()
@@ -253,23 +255,29 @@ class VanEmulator:
             log.exception("VAN emulator error on %s %s", request.method, request.path)
             ref = uuid.uuid4().hex[:11].upper()
             ref = f"{ref[:6]}-{ref[6:]}"
-            response = VanError(500, "INTERNAL_SERVER_ERROR", "An unknown error occurred",
-                                reference_code=ref).response()
+            response = VanError(
+                500, "INTERNAL_SERVER_ERROR", "An unknown error occurred", reference_code=ref
+            ).response()
         return response(environ, start_response)
 
     def _authenticate(self, request: Request) -> tuple[str, int]:
         auth = request.authorization
         if auth is None or auth.type != "basic" or not auth.username:
-            raise _unauthorized("Authorization has been denied for this request. "
-                                "Use HTTP Basic auth: application name and '<apiKey>|<dbMode>'.")
+            raise _unauthorized(
+                "Authorization has been denied for this request. "
+                "Use HTTP Basic auth: application name and '<apiKey>|<dbMode>'."
+            )
         key, sep, mode = (auth.password or "").partition("|")
         if not sep or mode not in ("0", "1") or not key:
-            raise _unauthorized("Authorization has been denied for this request. The API key must "
-                                "end with '|0' (MyVoters) or '|1' (MyCampaign).")
+            raise _unauthorized(
+                "Authorization has been denied for this request. The API key must "
+                "end with '|0' (MyVoters) or '|1' (MyCampaign)."
+            )
         with self._lock:
             if key in self._revoked:
-                raise _unauthorized("Authorization has been denied for this request. "
-                                    "The API key is invalid or has been revoked.")
+                raise _unauthorized(
+                    "Authorization has been denied for this request. The API key is invalid or has been revoked."
+                )
         return key, int(mode)
 
     def _dispatch(self, request: Request) -> Response:
@@ -282,9 +290,12 @@ class VanEmulator:
             endpoint, args = adapter.match(path, method=request.method)
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(m for m in exc.valid_methods or [] if m != "HEAD"))
-            raise VanError(405, "METHOD_NOT_ALLOWED",
-                           f"The requested resource does not support http method '{request.method}'.",
-                           headers={"Allow": allowed}) from None
+            raise VanError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"The requested resource does not support http method '{request.method}'.",
+                headers={"Allow": allowed},
+            ) from None
         except NotFound:
             raise not_found(f"No resource matches '{request.path}'.") from None
         except HTTPException:  # pragma: no cover - redirects are disabled

@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -28,8 +28,8 @@ try:  # the "context's default timezone" for datetimes sent without an offset
 except Exception:  # pragma: no cover - no tz database on the machine
     DEFAULT_TZ = timezone(timedelta(hours=-5))
 
-MIN_DATE = datetime(1900, 1, 1, tzinfo=timezone.utc)
-MAX_DATE = datetime(2100, 1, 1, tzinfo=timezone.utc)
+MIN_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_DATE = datetime(2100, 1, 1, tzinfo=UTC)
 PHONE_RE = re.compile(r"^1?[2-9][0-8]\d[2-9]\d{6,6}$")
 
 
@@ -83,7 +83,9 @@ def not_found(text: str = "The requested resource could not be found.") -> VanEr
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(data), status=status, headers=headers or {},
+        json.dumps(data),
+        status=status,
+        headers=headers or {},
         content_type=f"{JSON_MIMETYPE}; charset=utf-8",
     )
 
@@ -175,7 +177,7 @@ def ref_id(body: dict[str, Any], obj: str, key: str, *, required: bool) -> int |
 
 def iso_z(moment: datetime, *, precise: bool = False) -> str:
     """UTC ISO 8601 with a ``Z``; whole seconds unless ``precise``."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if not precise:
         moment = moment.replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
@@ -199,7 +201,7 @@ class Call:
     # -- clock -------------------------------------------------------------------------------
     def now(self) -> datetime:
         moment = self._clock()
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     # -- query -------------------------------------------------------------------------------
     def arg(self, name: str) -> str | None:
@@ -238,7 +240,8 @@ class Call:
         if self.request.mimetype != JSON_MIMETYPE:
             mt = self.request.mimetype or "(none)"
             raise VanError(
-                415, "UNSUPPORTED_MEDIA_TYPE",
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
                 f"The request entity's media type '{mt}' is not supported for this resource. "
                 "Send 'Content-Type: application/json'.",
             )
@@ -289,13 +292,10 @@ class Call:
         if skip < 0:
             raise bad_param("'$skip' must be greater than or equal to 0.", "$skip")
         items = self._order(items)
-        window = items[skip: skip + top]
+        window = items[skip : skip + top]
         next_link = None
         if skip + top < len(items):
-            pairs = [
-                (k, v) for k, v in self.request.args.items(multi=True)
-                if k.lower() not in ("$top", "$skip")
-            ]
+            pairs = [(k, v) for k, v in self.request.args.items(multi=True) if k.lower() not in ("$top", "$skip")]
             pairs += [("$top", str(top)), ("$skip", str(skip + top))]
             next_link = f"{self.request.base_url}?{urlencode(pairs, safe='$,:')}"
         return json_response(

@@ -30,16 +30,10 @@ class VanDatabase:
         ref = van_seed.build_reference_data()
         self.event_types: dict[int, dict[str, Any]] = ref["event_types"]
         self.input_types: dict[int, dict[str, Any]] = {i["inputTypeId"]: i for i in ref["input_types"]}
-        self.contact_types: dict[int, dict[str, Any]] = {
-            c["contactTypeId"]: c for c in ref["contact_types"]
-        }
+        self.contact_types: dict[int, dict[str, Any]] = {c["contactTypeId"]: c for c in ref["contact_types"]}
         self.result_codes: dict[int, dict[str, Any]] = {r["resultCodeId"]: r for r in ref["result_codes"]}
-        self.survey_questions: dict[int, dict[str, Any]] = {
-            q["surveyQuestionId"]: q for q in ref["survey_questions"]
-        }
-        self.activist_codes: dict[int, dict[str, Any]] = {
-            a["activistCodeId"]: a for a in ref["activist_codes"]
-        }
+        self.survey_questions: dict[int, dict[str, Any]] = {q["surveyQuestionId"]: q for q in ref["survey_questions"]}
+        self.activist_codes: dict[int, dict[str, Any]] = {a["activistCodeId"]: a for a in ref["activist_codes"]}
         self.people: dict[int, dict[str, Any]] = {p["vanId"]: p for p in van_seed.build_people(seed_people)}
         self.events: dict[int, dict[str, Any]] = {}
         self.locations: dict[int, dict[str, Any]] = {}
@@ -133,9 +127,7 @@ class VanDatabase:
         if "shifts" in expand:
             view["shifts"] = copy.deepcopy(event["shifts"])
         if "roles" in expand:
-            view["roles"] = [
-                {**self.role(r), "min": None, "max": None, "goal": None} for r in event["roleIds"]
-            ]
+            view["roles"] = [{**self.role(r), "min": None, "max": None, "goal": None} for r in event["roleIds"]]
         for lower, prop in EVENT_EXTRA_LIST_EXPANDS.items():
             if lower in expand:
                 view[prop] = []
@@ -172,10 +164,7 @@ class VanDatabase:
         }
 
     def person_view(self, person: dict[str, Any], expand: set[str]) -> dict[str, Any]:
-        view = {
-            k: copy.deepcopy(v) for k, v in person.items()
-            if k not in ("activistCodeIds", "surveyResponses")
-        }
+        view = {k: copy.deepcopy(v) for k, v in person.items() if k not in ("activistCodeIds", "surveyResponses")}
         for prop in PERSON_EXPANDS:
             if prop not in expand:
                 view[prop] = None

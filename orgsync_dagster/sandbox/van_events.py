@@ -84,9 +84,7 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
     for i, role in enumerate(roles):
         rid = to_int(role.get("roleId") if isinstance(role, dict) else None, f"roles[{i}].roleId")
         if rid not in valid_roles:
-            raise bad_param(
-                f"'roles[{i}].roleId' must be a valid role for event type {type_id}.", f"roles[{i}].roleId"
-            )
+            raise bad_param(f"'roles[{i}].roleId' must be a valid role for event type {type_id}.", f"roles[{i}].roleId")
         if rid not in role_ids:
             role_ids.append(rid)
 
@@ -109,8 +107,9 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
             raise bad_param(f"'shifts[{i}]' must be an object.", f"shifts[{i}]")
         shifts.append(_validate_shift(shift, f"shifts[{i}]", old_shift_ids))
     if not shifts:
-        shifts = [{"eventShiftId": None, "name": "Default Shift",
-                   "startTime": body["startDate"], "endTime": body["endDate"]}]
+        shifts = [
+            {"eventShiftId": None, "name": "Default Shift", "startTime": body["startDate"], "endTime": body["endDate"]}
+        ]
     if len(shifts) > 1 and not event_type["canHaveMultipleShifts"]:
         raise bad_param(f"Event type '{event_type['name']}' cannot have multiple shifts.", "shifts")
 
@@ -129,8 +128,9 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
         "startDate": body["startDate"],
         "endDate": body["endDate"],
         "eventTypeId": type_id,
-        "isOnlyEditableByCreatingUser": bool(to_bool(body.get("isOnlyEditableByCreatingUser"),
-                                                     "isOnlyEditableByCreatingUser", False)),
+        "isOnlyEditableByCreatingUser": bool(
+            to_bool(body.get("isOnlyEditableByCreatingUser"), "isOnlyEditableByCreatingUser", False)
+        ),
         "isPubliclyViewable": to_bool(body.get("isPubliclyViewable"), "isPubliclyViewable"),
         "locationIds": location_ids,
         "roleIds": role_ids,
@@ -290,8 +290,15 @@ def _validate_location(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None
     if address is not None and not isinstance(address, dict):
         raise bad_param("'address' must be an object.", "address")
     if address:
-        for prop in ("addressLine1", "addressLine2", "addressLine3", "city", "stateOrProvince",
-                     "zipOrPostalCode", "countryCode"):
+        for prop in (
+            "addressLine1",
+            "addressLine2",
+            "addressLine3",
+            "city",
+            "stateOrProvince",
+            "zipOrPostalCode",
+            "countryCode",
+        ):
             _text(address, prop, 100)
     return name, address or None
 
@@ -340,14 +347,20 @@ def _match_location(db: VanDatabase, name: str, address: dict[str, Any] | None) 
         other_zip = zip5(other.get("zipOrPostalCode"))
         same_name = norm(loc["name"]) == norm(name)
         if street and z5:
-            hit = (_street(other.get("addressLine1")) == street and other_zip == z5
-                   and norm(other.get("addressLine2")) == norm(address.get("addressLine2")))
+            hit = (
+                _street(other.get("addressLine1")) == street
+                and other_zip == z5
+                and norm(other.get("addressLine2")) == norm(address.get("addressLine2"))
+            )
         elif z5:
             hit = same_name and other_zip == z5
         else:
-            hit = (same_name and norm(other.get("city")) == norm(address.get("city"))
-                   and norm(other.get("stateOrProvince")) == norm(address.get("stateOrProvince"))
-                   and (street is None or _street(other.get("addressLine1")) == street))
+            hit = (
+                same_name
+                and norm(other.get("city")) == norm(address.get("city"))
+                and norm(other.get("stateOrProvince")) == norm(address.get("stateOrProvince"))
+                and (street is None or _street(other.get("addressLine1")) == street)
+            )
         if hit:
             return loc["locationId"]
     return None

@@ -66,18 +66,18 @@ def _match_data(body: dict[str, Any]) -> dict[str, Any]:
         "emails": emails,
         "phones": phones,
         "zips": {zip5(a.get("zipOrPostalCode")) for a in addresses if zip5(a.get("zipOrPostalCode"))},
-        "lines": {(norm(a.get("addressLine1")), zip5(a.get("zipOrPostalCode")))
-                  for a in addresses if a.get("addressLine1") and zip5(a.get("zipOrPostalCode"))},
+        "lines": {
+            (norm(a.get("addressLine1")), zip5(a.get("zipOrPostalCode")))
+            for a in addresses
+            if a.get("addressLine1") and zip5(a.get("zipOrPostalCode"))
+        },
         "dob": str(body.get("dateOfBirth") or "")[:10],
     }
 
 
 def _enough_to_match(m: dict[str, Any]) -> bool:
     names = bool(m["first"] and m["last"])
-    return bool(
-        (names and (m["emails"] or m["phones"] or m["lines"] or (m["zips"] and m["dob"])))
-        or m["emails"]
-    )
+    return bool((names and (m["emails"] or m["phones"] or m["lines"] or (m["zips"] and m["dob"]))) or m["emails"])
 
 
 def _find(db: VanDatabase, m: dict[str, Any]) -> dict[str, Any] | None:
@@ -89,8 +89,12 @@ def _find(db: VanDatabase, m: dict[str, Any]) -> dict[str, Any] | None:
             p_phones = {digits(ph.get("phoneNumber")) for ph in p["phones"]}
             p_zips = {zip5(a.get("zipOrPostalCode")) for a in p["addresses"]}
             p_lines = {(norm(a.get("addressLine1")), zip5(a.get("zipOrPostalCode"))) for a in p["addresses"]}
-            if (m["emails"] & p_emails or m["phones"] & p_phones or m["lines"] & p_lines
-                    or (m["zips"] & p_zips and m["dob"] and m["dob"] == str(p["dateOfBirth"] or "")[:10])):
+            if (
+                m["emails"] & p_emails
+                or m["phones"] & p_phones
+                or m["lines"] & p_lines
+                or (m["zips"] & p_zips and m["dob"] and m["dob"] == str(p["dateOfBirth"] or "")[:10])
+            ):
                 return p
         elif not names_given and m["emails"] & p_emails:
             return p
@@ -100,8 +104,9 @@ def _find(db: VanDatabase, m: dict[str, Any]) -> dict[str, Any] | None:
 def _validate_person_body(body: dict[str, Any]) -> None:
     for i, phone in enumerate(_list_of_dicts(body, "phones")):
         if not PHONE_RE.match(digits(phone.get("phoneNumber"))):
-            raise bad_param(f"'phones[{i}].phoneNumber' is not a valid phone number.",
-                            f"phones[{i}].phoneNumber", hint=PHONE_HINT)
+            raise bad_param(
+                f"'phones[{i}].phoneNumber' is not a valid phone number.", f"phones[{i}].phoneNumber", hint=PHONE_HINT
+            )
         if phone.get("phoneType") is not None and phone["phoneType"] not in PHONE_TYPES:
             raise bad_param(f"'phones[{i}].phoneType' must be one of H, W, C, M, F.", f"phones[{i}].phoneType")
     for i, email in enumerate(_list_of_dicts(body, "emails")):
@@ -123,42 +128,59 @@ def _apply_person_data(db: VanDatabase, person: dict[str, Any], body: dict[str, 
     for email in _list_of_dicts(body, "emails"):
         if norm(email["email"]) not in known:
             known.add(norm(email["email"]))
-            person["emails"].append({
-                "email": email["email"], "type": email.get("type") or "P",
-                "isPreferred": not person["emails"], "isSubscribed": email.get("isSubscribed"),
-                "subscriptionStatus": None,
-            })
+            person["emails"].append(
+                {
+                    "email": email["email"],
+                    "type": email.get("type") or "P",
+                    "isPreferred": not person["emails"],
+                    "isSubscribed": email.get("isSubscribed"),
+                    "subscriptionStatus": None,
+                }
+            )
     known = {digits(p["phoneNumber"]) for p in person["phones"]}
     for phone in _list_of_dicts(body, "phones"):
         number = digits(phone["phoneNumber"])
         if number not in known:
             known.add(number)
-            person["phones"].append({
-                "phoneId": db.next_id("phone"), "phoneNumber": number,
-                "phoneType": phone.get("phoneType") or "H", "isPreferred": not person["phones"],
-                "ext": phone.get("ext"), "dialingPrefix": "1", "countryCode": "US",
-                "phoneOptInStatus": phone.get("phoneOptInStatus") or "U", "isCellStatus": None,
-            })
+            person["phones"].append(
+                {
+                    "phoneId": db.next_id("phone"),
+                    "phoneNumber": number,
+                    "phoneType": phone.get("phoneType") or "H",
+                    "isPreferred": not person["phones"],
+                    "ext": phone.get("ext"),
+                    "dialingPrefix": "1",
+                    "countryCode": "US",
+                    "phoneOptInStatus": phone.get("phoneOptInStatus") or "U",
+                    "isCellStatus": None,
+                }
+            )
     known_addr = {(norm(a.get("addressLine1")), zip5(a.get("zipOrPostalCode"))) for a in person["addresses"]}
     for addr in _list_of_dicts(body, "addresses"):
         key = (norm(addr.get("addressLine1")), zip5(addr.get("zipOrPostalCode")))
         if key not in known_addr and any(addr.get(k) for k in ("addressLine1", "city", "zipOrPostalCode")):
             known_addr.add(key)
-            person["addresses"].append({
-                "addressId": db.next_id("address"), "addressLine1": addr.get("addressLine1"),
-                "addressLine2": addr.get("addressLine2"), "addressLine3": None,
-                "city": addr.get("city"), "stateOrProvince": addr.get("stateOrProvince"),
-                "zipOrPostalCode": addr.get("zipOrPostalCode"),
-                "countryCode": addr.get("countryCode") or "US", "type": addr.get("type") or "Home",
-                "isPreferred": not person["addresses"], "geoLocation": None,
-            })
+            person["addresses"].append(
+                {
+                    "addressId": db.next_id("address"),
+                    "addressLine1": addr.get("addressLine1"),
+                    "addressLine2": addr.get("addressLine2"),
+                    "addressLine3": None,
+                    "city": addr.get("city"),
+                    "stateOrProvince": addr.get("stateOrProvince"),
+                    "zipOrPostalCode": addr.get("zipOrPostalCode"),
+                    "countryCode": addr.get("countryCode") or "US",
+                    "type": addr.get("type") or "Home",
+                    "isPreferred": not person["addresses"],
+                    "geoLocation": None,
+                }
+            )
 
 
 def _matched(call: Call, person: dict[str, Any]) -> Response:
     """VAN's match response: 302 Found to the person + ``{vanId, status: "Matched"}``."""
     van_id = person["vanId"]
-    return json_response({"vanId": van_id, "status": "Matched"}, 302,
-                         {"Location": call.url(f"people/{van_id}")})
+    return json_response({"vanId": van_id, "status": "Matched"}, 302, {"Location": call.url(f"people/{van_id}")})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,9 +192,12 @@ def find_person(call: Call) -> Response:
         return _matched(call, person_or_404(call.db, str(to_int(body["vanId"], "vanId"))))
     m = _match_data(body)
     if not _enough_to_match(m):
-        raise bad_param("Not enough information was provided to attempt a match "
-                        "(first+last+email, first+last+phone, first+last+address+ZIP5, "
-                        "first+last+ZIP5+dateOfBirth, or email).", "body")
+        raise bad_param(
+            "Not enough information was provided to attempt a match "
+            "(first+last+email, first+last+phone, first+last+address+ZIP5, "
+            "first+last+ZIP5+dateOfBirth, or email).",
+            "body",
+        )
     person = _find(call.db, m)
     if person is None:
         raise not_found("No person matched the supplied data.")
@@ -193,18 +218,28 @@ def find_or_create_person(call: Call) -> Response:
         _apply_person_data(db, person, body)
         return _matched(call, person)
     if not (m["first"] or m["last"] or m["emails"]):
-        raise bad_param("A name or an email address is required to create a person.",
-                        "firstName", "lastName")
+        raise bad_param("A name or an email address is required to create a person.", "firstName", "lastName")
     van_id = db.next_id("person")
     person = {
-        "vanId": van_id, "firstName": None, "middleName": None, "lastName": None, "suffix": None,
-        "nickname": None, "dateOfBirth": None, "sex": None, "emails": [], "phones": [],
-        "addresses": [], "activistCodeIds": [], "surveyResponses": {},
+        "vanId": van_id,
+        "firstName": None,
+        "middleName": None,
+        "lastName": None,
+        "suffix": None,
+        "nickname": None,
+        "dateOfBirth": None,
+        "sex": None,
+        "emails": [],
+        "phones": [],
+        "addresses": [],
+        "activistCodeIds": [],
+        "surveyResponses": {},
     }
     _apply_person_data(db, person, body)
     db.people[van_id] = person
-    return json_response({"vanId": van_id, "status": "UnmatchedStored"}, 201,
-                         {"Location": call.url(f"people/{van_id}")})
+    return json_response(
+        {"vanId": van_id, "status": "UnmatchedStored"}, 201, {"Location": call.url(f"people/{van_id}")}
+    )
 
 
 def get_person(call: Call, ref: str) -> Response:
@@ -224,8 +259,10 @@ def search_people(call: Call) -> Response:
     """GET /people: prefix search on names/email/phone/ZIP (summary records, paginated)."""
     db = call.db
     filters = {
-        "firstName": norm(call.arg("firstName")), "lastName": norm(call.arg("lastName")),
-        "email": norm(call.arg("email")), "phoneNumber": digits(call.arg("phoneNumber")),
+        "firstName": norm(call.arg("firstName")),
+        "lastName": norm(call.arg("lastName")),
+        "email": norm(call.arg("email")),
+        "phoneNumber": digits(call.arg("phoneNumber")),
         "zipOrPostalCode": zip5(call.arg("zipOrPostalCode")),
     }
     items = []
@@ -238,10 +275,12 @@ def search_people(call: Call) -> Response:
         if filters["email"] and not any(norm(e["email"]).startswith(filters["email"]) for e in p["emails"]):
             continue
         if filters["phoneNumber"] and not any(
-                digits(ph["phoneNumber"]) == filters["phoneNumber"] for ph in p["phones"]):
+            digits(ph["phoneNumber"]) == filters["phoneNumber"] for ph in p["phones"]
+        ):
             continue
         if filters["zipOrPostalCode"] and not any(
-                zip5(a["zipOrPostalCode"]) == filters["zipOrPostalCode"] for a in p["addresses"]):
+            zip5(a["zipOrPostalCode"]) == filters["zipOrPostalCode"] for a in p["addresses"]
+        ):
             continue
         items.append(p)
     expand = call.expand()
@@ -262,28 +301,37 @@ def _validate_responses(db: VanDatabase, responses: list[Any]) -> list[dict[str,
             qid = to_int(item.get("surveyQuestionId"), f"{prefix}.surveyQuestionId")
             question = db.survey_questions.get(qid)
             if question is None:
-                raise bad_param(f"'{prefix}.surveyQuestionId' must be a valid survey question in the "
-                                "current context.", f"{prefix}.surveyQuestionId")
+                raise bad_param(
+                    f"'{prefix}.surveyQuestionId' must be a valid survey question in the current context.",
+                    f"{prefix}.surveyQuestionId",
+                )
             rid = to_int(item.get("surveyResponseId"), f"{prefix}.surveyResponseId")
             if rid not in {r["surveyResponseId"] for r in question["responses"]}:
-                raise bad_param(f"'{prefix}.surveyResponseId' must be a valid response to survey "
-                                f"question {qid}.", f"{prefix}.surveyResponseId")
+                raise bad_param(
+                    f"'{prefix}.surveyResponseId' must be a valid response to survey question {qid}.",
+                    f"{prefix}.surveyResponseId",
+                )
             clean.append({"type": "SurveyResponse", "surveyQuestionId": qid, "surveyResponseId": rid})
         elif kind == "activistcode":
             aid = to_int(item.get("activistCodeId"), f"{prefix}.activistCodeId")
             if aid not in db.activist_codes:
-                raise bad_param(f"'{prefix}.activistCodeId' must be a valid activist code in the current "
-                                "context.", f"{prefix}.activistCodeId")
+                raise bad_param(
+                    f"'{prefix}.activistCodeId' must be a valid activist code in the current context.",
+                    f"{prefix}.activistCodeId",
+                )
             action = norm(item.get("action") or "apply")
             if action not in ("apply", "remove"):
                 raise bad_param(f"'{prefix}.action' must be 'Apply' or 'Remove'.", f"{prefix}.action")
             clean.append({"type": "ActivistCode", "activistCodeId": aid, "action": action.title()})
         elif kind == "volunteeractivity":
-            raise bad_param(f"'{prefix}.volunteerActivityId' must be a valid volunteer activity in the "
-                            "current context.", f"{prefix}.volunteerActivityId")
+            raise bad_param(
+                f"'{prefix}.volunteerActivityId' must be a valid volunteer activity in the current context.",
+                f"{prefix}.volunteerActivityId",
+            )
         else:
-            raise bad_param(f"'{prefix}.type' must be SurveyResponse, ActivistCode or VolunteerActivity.",
-                            f"{prefix}.type")
+            raise bad_param(
+                f"'{prefix}.type' must be SurveyResponse, ActivistCode or VolunteerActivity.", f"{prefix}.type"
+            )
     return clean
 
 
@@ -293,13 +341,17 @@ def _context(call: Call, person: dict[str, Any], ctx: Any) -> dict[str, Any]:
         raise bad_param("'canvassContext' is required.", "canvassContext")
     contact_type_id = to_int(ctx.get("contactTypeId"), "canvassContext.contactTypeId", required=False)
     if contact_type_id is not None and contact_type_id not in db.contact_types:
-        raise bad_param("'canvassContext.contactTypeId' must be a valid contact type in the current "
-                        "context.", "canvassContext.contactTypeId")
+        raise bad_param(
+            "'canvassContext.contactTypeId' must be a valid contact type in the current context.",
+            "canvassContext.contactTypeId",
+        )
     input_type_id = to_int(ctx.get("inputTypeId"), "canvassContext.inputTypeId", required=False)
     input_type_id = van_seed.DEFAULT_INPUT_TYPE_ID if input_type_id is None else input_type_id
     if input_type_id not in db.input_types:
-        raise bad_param("'canvassContext.inputTypeId' must be a valid input type in the current context.",
-                        "canvassContext.inputTypeId")
+        raise bad_param(
+            "'canvassContext.inputTypeId' must be a valid input type in the current context.",
+            "canvassContext.inputTypeId",
+        )
     date_canvassed = ctx.get("dateCanvassed")
     if date_canvassed is not None:
         parse_iso(date_canvassed, "canvassContext.dateCanvassed")
@@ -311,8 +363,7 @@ def _context(call: Call, person: dict[str, Any], ctx: Any) -> dict[str, Any]:
     phone = ctx.get("phone")
     if phone is not None:
         if not isinstance(phone, dict) or not PHONE_RE.match(digits(phone.get("phoneNumber"))):
-            raise bad_param("'phone.phoneNumber' is not a valid phone number.", "canvassContext",
-                            hint=PHONE_HINT)
+            raise bad_param("'phone.phoneNumber' is not a valid phone number.", "canvassContext", hint=PHONE_HINT)
         phone = {k: phone.get(k) for k in ("dialingPrefix", "phoneNumber", "smsOptInStatus")}
     return {
         "contactTypeId": contact_type_id,
@@ -321,8 +372,9 @@ def _context(call: Call, person: dict[str, Any], ctx: Any) -> dict[str, Any]:
         "phoneId": phone_id,
         "phone": phone,
         "skipMatching": bool(to_bool(ctx.get("skipMatching"), "canvassContext.skipMatching", False)),
-        "omitActivistCodeContactHistory": bool(to_bool(
-            ctx.get("omitActivistCodeContactHistory"), "canvassContext.omitActivistCodeContactHistory", False)),
+        "omitActivistCodeContactHistory": bool(
+            to_bool(ctx.get("omitActivistCodeContactHistory"), "canvassContext.omitActivistCodeContactHistory", False)
+        ),
         "campaignId": ctx.get("campaignId"),
         "contentId": ctx.get("contentId"),
     }
@@ -346,8 +398,7 @@ def post_canvass_responses(call: Call, ref: str) -> Response:
     if result_code_id is not None and raw_responses:
         raise bad_param("Specify either 'resultCodeId' or 'responses', not both.", "resultCodeId", "responses")
     if result_code_id is None and not raw_responses:
-        raise bad_param("Either 'resultCodeId' or at least one response is required.",
-                        "resultCodeId", "responses")
+        raise bad_param("Either 'resultCodeId' or at least one response is required.", "resultCodeId", "responses")
     if result_code_id is not None:
         code = db.result_codes.get(result_code_id)
         ct = context["contactTypeId"]
@@ -356,8 +407,13 @@ def post_canvass_responses(call: Call, ref: str) -> Response:
     responses = _validate_responses(db, raw_responses or [])
 
     now = call.now()
-    record = {"vanId": person["vanId"], **context, "resultCodeId": result_code_id, "responses": responses,
-              "source": "api"}
+    record = {
+        "vanId": person["vanId"],
+        **context,
+        "resultCodeId": result_code_id,
+        "responses": responses,
+        "source": "api",
+    }
     only_codes = bool(responses) and all(r["type"] == "ActivistCode" for r in responses)
     record["contactHistory"] = not (only_codes and context["omitActivistCodeContactHistory"])
     if not context["skipMatching"]:

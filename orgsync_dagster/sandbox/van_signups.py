@@ -50,20 +50,18 @@ def _validate_signup(call: Call, body: dict[str, Any]) -> dict[str, Any]:
         if location_id is None:
             raise bad_param("'location' is required because the event has locations.", "location")
         if location_id not in event["locationIds"]:
-            raise bad_param(
-                f"'location.locationId' is not a location of event {event_id}.", "location.locationId"
-            )
+            raise bad_param(f"'location.locationId' is not a location of event {event_id}.", "location.locationId")
     elif location_id is not None:
         raise bad_param(f"Event {event_id} has no locations.", "location.locationId")
     start_ovr, end_ovr = body.get("startTimeOverride"), body.get("endTimeOverride")
     if (start_ovr is None) != (end_ovr is None):
         raise bad_param(
             "'startTimeOverride' and 'endTimeOverride' must be provided together.",
-            "startTimeOverride", "endTimeOverride",
+            "startTimeOverride",
+            "endTimeOverride",
         )
-    if start_ovr is not None:
-        if parse_iso(end_ovr, "endTimeOverride") <= parse_iso(start_ovr, "startTimeOverride"):
-            raise bad_param("'endTimeOverride' must be after 'startTimeOverride'.", "endTimeOverride")
+    if start_ovr is not None and parse_iso(end_ovr, "endTimeOverride") <= parse_iso(start_ovr, "startTimeOverride"):
+        raise bad_param("'endTimeOverride' must be after 'startTimeOverride'.", "endTimeOverride")
     notes = body.get("notes")
     if notes is not None and not isinstance(notes, list):
         raise bad_param("'notes' must be an array.", "notes")
@@ -112,8 +110,7 @@ def upsert_signup(call: Call) -> Response:
     shift = fields.pop("_shift")
     key = (fields["vanId"], fields["eventId"], fields["roleId"], fields["eventShiftId"])
     existing = next(
-        (s for s in db.signups.values()
-         if (s["vanId"], s["eventId"], s["roleId"], s["eventShiftId"]) == key),
+        (s for s in db.signups.values() if (s["vanId"], s["eventId"], s["roleId"], s["eventShiftId"]) == key),
         None,
     )
     stamp = iso_z(call.now())
@@ -150,8 +147,10 @@ def list_signups(call: Call) -> Response:
     if van_id is not None and van_id not in db.people:
         raise not_found(f"Person {van_id} not found.")
     items = [
-        s for s in sorted(db.signups.values(), key=lambda s: s["eventSignupId"])
-        if (event_id is None or s["eventId"] == event_id) and (van_id is None or s["vanId"] == van_id)
+        s
+        for s in sorted(db.signups.values(), key=lambda s: s["eventSignupId"])
+        if (event_id is None or s["eventId"] == event_id)
+        and (van_id is None or s["vanId"] == van_id)
         and db.active_event(s["eventId"]) is not None
     ]
     return call.page(items, SIGNUPS_DEFAULT_TOP, SIGNUPS_MAX_TOP, view=db.signup_view)

@@ -34,8 +34,9 @@ def _failure(exc: ShiftsError, **metadata) -> dg.Failure:
 
 
 class ParticipantsConfig(dg.Config):
-    lookback_days: int | None = Field(default=None, description="Also export events of this many past days "
-                                                                "(default: shifts.lookback_days).")
+    lookback_days: int | None = Field(
+        default=None, description="Also export events of this many past days (default: shifts.lookback_days)."
+    )
 
 
 @dg.asset(
@@ -69,21 +70,27 @@ def van_event_participants(
         context.log.warning(f"{instance}: event type {name!r} (shifts.event_types) does not exist in VAN")
     if result.problems:
         context.log.warning(f"{instance}: {len(result.problems)} signup(s) quarantined, see the metadata")
-    yield dg.MaterializeResult(metadata={
-        "instance": instance,
-        "window": f"events starting after {result.window[0]} and before {result.window[1]}",
-        "dagster/row_count": result.participants,
-        "events": result.events,
-        "participants": result.participants,
-        "quarantined": len(result.problems),
-        "requests_spent": result.requests,
-        "reference_refreshed": result.reference_refreshed,
-        "by_status": dg.MetadataValue.json(result.by_status),
-        "event_types_missing_in_van": dg.MetadataValue.json(result.missing_types),
-        "quarantine": dg.MetadataValue.md(markdown_table(result.problems, ["event_signup_id", "event_id", "reason"])),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "instance": instance,
+            "window": f"events starting after {result.window[0]} and before {result.window[1]}",
+            "dagster/row_count": result.participants,
+            "events": result.events,
+            "participants": result.participants,
+            "quarantined": len(result.problems),
+            "requests_spent": result.requests,
+            "reference_refreshed": result.reference_refreshed,
+            "by_status": dg.MetadataValue.json(result.by_status),
+            "event_types_missing_in_van": dg.MetadataValue.json(result.missing_types),
+            "quarantine": dg.MetadataValue.md(
+                markdown_table(result.problems, ["event_signup_id", "event_id", "reason"])
+            ),
+        }
+    )
     yield dg.AssetCheckResult(
-        check_name="no_quarantined_participants", passed=not result.problems, severity=dg.AssetCheckSeverity.WARN,
+        check_name="no_quarantined_participants",
+        passed=not result.problems,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={"quarantined": len(result.problems)},
     )
 
@@ -107,11 +114,17 @@ def day_shifts(context: dg.AssetExecutionContext, config: DayConfig, warehouse: 
     except ValueError:
         raise dg.Failure(description=f"day {config.day!r} is not a date (YYYY-MM-DD)", allow_retries=False) from None
     result = import_day_tx(warehouse.get_engine(), SETTINGS, day, [context.partition_key])
-    return dg.MaterializeResult(metadata={
-        "instance": context.partition_key, "day": result["day"], "participants_that_day": result["participants"],
-        "created": result["created"], "already_there": result["already_there"], "no_location": result["no_location"],
-        "not_imported_by_status": dg.MetadataValue.json(result["not_imported_by_status"]),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "instance": context.partition_key,
+            "day": result["day"],
+            "participants_that_day": result["participants"],
+            "created": result["created"],
+            "already_there": result["already_there"],
+            "no_location": result["no_location"],
+            "not_imported_by_status": dg.MetadataValue.json(result["not_imported_by_status"]),
+        }
+    )
 
 
 @dg.asset(
@@ -137,33 +150,47 @@ def nightly_backup(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     table = metrics.day_metrics(rows, groups, SETTINGS)
     total = table[-1]
     nxt = result.next_day or {}
-    yield dg.MaterializeResult(metadata={
-        "day": day.isoformat(),
-        "stage": result.stage,
-        "steps_done": dg.MetadataValue.json(result.steps_done),
-        "dagster/row_count": result.counts.get("shifts", 0),
-        "backed_up_shifts": result.counts.get("shifts", 0),
-        "backed_up_canvass_groups": result.counts.get("canvass_groups", 0),
-        "backed_up_notes": result.counts.get("notes", 0),
-        "next_day_shifts_imported": nxt.get("created", 0),
-        "shifts_scheduled": total["scheduled"],
-        "shifts_confirmed": total["confirmed"],
-        "shifts_completed": total["completed"],
-        "no_shows": total["no_show"],
-        "doors": total["doors"],
-        "doors_goal": total["goal"],
-        "knocks_per_hour": total["kph"] if total["kph"] is not None else 0.0,
-        "day_metrics": dg.MetadataValue.md(metrics.markdown(table, f"{day} by office")),
-        "day_metrics_table": dg.MetadataValue.table(
-            records=[dg.TableRecord({c: r[c] for c in metrics.COLUMNS}) for r in table],
-            schema=dg.TableSchema(columns=[
-                dg.TableColumn(c, "string" if c == "office" else "float" if c.endswith("pct") or c in (
-                    "pct_to_goal", "kph") else "int") for c in metrics.COLUMNS]),
-        ),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "day": day.isoformat(),
+            "stage": result.stage,
+            "steps_done": dg.MetadataValue.json(result.steps_done),
+            "dagster/row_count": result.counts.get("shifts", 0),
+            "backed_up_shifts": result.counts.get("shifts", 0),
+            "backed_up_canvass_groups": result.counts.get("canvass_groups", 0),
+            "backed_up_notes": result.counts.get("notes", 0),
+            "next_day_shifts_imported": nxt.get("created", 0),
+            "shifts_scheduled": total["scheduled"],
+            "shifts_confirmed": total["confirmed"],
+            "shifts_completed": total["completed"],
+            "no_shows": total["no_show"],
+            "doors": total["doors"],
+            "doors_goal": total["goal"],
+            "knocks_per_hour": total["kph"] if total["kph"] is not None else 0.0,
+            "day_metrics": dg.MetadataValue.md(metrics.markdown(table, f"{day} by office")),
+            "day_metrics_table": dg.MetadataValue.table(
+                records=[dg.TableRecord({c: r[c] for c in metrics.COLUMNS}) for r in table],
+                schema=dg.TableSchema(
+                    columns=[
+                        dg.TableColumn(
+                            c,
+                            "string"
+                            if c == "office"
+                            else "float"
+                            if c.endswith("pct") or c in ("pct_to_goal", "kph")
+                            else "int",
+                        )
+                        for c in metrics.COLUMNS
+                    ]
+                ),
+            ),
+        }
+    )
     yield dg.AssetCheckResult(
-        check_name="backup_verified", passed=nightly.rank(result.stage) >= nightly.rank("reset"),
-        severity=dg.AssetCheckSeverity.ERROR, metadata={"stage": result.stage, **result.counts},
+        check_name="backup_verified",
+        passed=nightly.rank(result.stage) >= nightly.rank("reset"),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"stage": result.stage, **result.counts},
     )
 
 
@@ -198,38 +225,60 @@ def van_shift_status_sync(
             except VanConfigError as exc:
                 errors.append(str(exc))
                 continue
-            r = sync_day(engine, client, SETTINGS, day, run_id=context.run.run_id, dry_run=config.dry_run,
-                         logger=context.log)
+            r = sync_day(
+                engine, client, SETTINGS, day, run_id=context.run.run_id, dry_run=config.dry_run, logger=context.log
+            )
             results.append(r)
             if r.error:
                 errors.append(r.error)
                 context.log.error(r.error)
-    summary = [{
-        "instance": r.instance, "source": r.source, "shifts": r.shifts, "changed": r.changed,
-        "unchanged": r.unchanged + r.already_in_van, "walk_ins": r.not_in_van, "quarantined": len(r.quarantined),
-        "synced": sum(r.report.succeeded.values()) if r.report else 0,
-        "failed": (r.report.failed + r.report.uncertain) if r.report else 0, "requests": r.requests,
-    } for r in results]
+    summary = [
+        {
+            "instance": r.instance,
+            "source": r.source,
+            "shifts": r.shifts,
+            "changed": r.changed,
+            "unchanged": r.unchanged + r.already_in_van,
+            "walk_ins": r.not_in_van,
+            "quarantined": len(r.quarantined),
+            "synced": sum(r.report.succeeded.values()) if r.report else 0,
+            "failed": (r.report.failed + r.report.uncertain) if r.report else 0,
+            "requests": r.requests,
+        }
+        for r in results
+    ]
     quarantined = [{"instance": r.instance, **q} for r in results for q in r.quarantined]
     meta = {
-        "day": day.isoformat(), "dry_run": config.dry_run,
-        "changed": sum(x["changed"] for x in summary), "synced": sum(x["synced"] for x in summary),
-        "failed": sum(x["failed"] for x in summary), "quarantined": len(quarantined),
+        "day": day.isoformat(),
+        "dry_run": config.dry_run,
+        "changed": sum(x["changed"] for x in summary),
+        "synced": sum(x["synced"] for x in summary),
+        "failed": sum(x["failed"] for x in summary),
+        "quarantined": len(quarantined),
         "requests_spent": sum(x["requests"] for x in summary),
         "by_instance": dg.MetadataValue.md(markdown_table(summary, list(summary[0]) if summary else ["instance"])),
-        "quarantine": dg.MetadataValue.md(markdown_table(quarantined, ["instance", "shift_id", "event_signup_id",
-                                                                       "status", "reason"])),
-        "plan": dg.MetadataValue.md(markdown_table([{"instance": r.instance, **p} for r in results for p in r.plan],
-                                                   ["instance", "event_signup_id", "change"])),
+        "quarantine": dg.MetadataValue.md(
+            markdown_table(quarantined, ["instance", "shift_id", "event_signup_id", "status", "reason"])
+        ),
+        "plan": dg.MetadataValue.md(
+            markdown_table(
+                [{"instance": r.instance, **p} for r in results for p in r.plan],
+                ["instance", "event_signup_id", "change"],
+            )
+        ),
     }
     if errors:
         raise dg.Failure(description="\n".join(errors), metadata=meta, allow_retries=False)
     yield dg.MaterializeResult(metadata=meta)
     yield dg.AssetCheckResult(
-        check_name="all_changed_statuses_synced", passed=config.dry_run or meta["failed"] == 0,
-        severity=dg.AssetCheckSeverity.ERROR, metadata={"failed": meta["failed"]},
+        check_name="all_changed_statuses_synced",
+        passed=config.dry_run or meta["failed"] == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"failed": meta["failed"]},
     )
     yield dg.AssetCheckResult(
-        check_name="no_unmappable_statuses", passed=not quarantined, severity=dg.AssetCheckSeverity.WARN,
+        check_name="no_unmappable_statuses",
+        passed=not quarantined,
+        severity=dg.AssetCheckSeverity.WARN,
         metadata={"quarantined": len(quarantined)},
     )

@@ -58,7 +58,8 @@ def _backup(conn: Connection, day: dt.date, run_id: str, **_) -> dict:
         cols = [c.name for c in live_t.columns]
         conn.execute(backup_t.delete().where(backup_t.c.day == day))
         select = sa.select(*[live_t.c[c] for c in cols], sa.literal(run_id).label("backup_run_id")).where(
-            live_t.c.day == day)
+            live_t.c.day == day
+        )
         counts[name] = conn.execute(backup_t.insert().from_select([*cols, "backup_run_id"], select)).rowcount
     return {"counts": counts, "backed_up_at": sa.func.now(), "run_id": run_id}
 
@@ -66,8 +67,10 @@ def _backup(conn: Connection, day: dt.date, run_id: str, **_) -> dict:
 def _verify(conn: Connection, day: dt.date, **_) -> dict:
     live, problems = _compare(conn, day, lock=False)
     if problems:
-        raise ShiftsError(f"the backup of {day} does not match the day tables ({'; '.join(problems)}); nothing was "
-                          "reset. Re-run the partition: it backs the day up again.")
+        raise ShiftsError(
+            f"the backup of {day} does not match the day tables ({'; '.join(problems)}); nothing was "
+            "reset. Re-run the partition: it backs the day up again."
+        )
     return {"digests": {k: v[1] for k, v in live.items()}, "verified_at": sa.func.now()}
 
 
@@ -75,8 +78,10 @@ def _reset(conn: Connection, day: dt.date, **_) -> dict:
     """Checked again under row locks in this transaction, so an edit made after the backup is never lost."""
     _live, problems = _compare(conn, day, lock=True)
     if problems:
-        raise ShiftsError(f"{day} changed after its backup ({'; '.join(problems)}); nothing was reset. Re-run the "
-                          "partition: it backs the day up again.")
+        raise ShiftsError(
+            f"{day} changed after its backup ({'; '.join(problems)}); nothing was reset. Re-run the "
+            "partition: it backs the day up again."
+        )
     for _name, live_t, _backup_t in DAY_TABLES:  # children first
         conn.execute(live_t.delete().where(live_t.c.day == day))
     return {"reset_at": sa.func.now()}
@@ -92,8 +97,16 @@ def _import_next(conn: Connection, day: dt.date, settings: ShiftsSettings, today
 STEP_FUNCS = {"backup": _backup, "verify": _verify, "reset": _reset, "import_next_day": _import_next}
 
 
-def run_nightly(engine: Engine, settings: ShiftsSettings, day: dt.date, *, run_id: str, today: dt.date | None = None,
-                instances: list[str] | None = None, hook: Callable[[str], None] | None = None) -> NightlyResult:
+def run_nightly(
+    engine: Engine,
+    settings: ShiftsSettings,
+    day: dt.date,
+    *,
+    run_id: str,
+    today: dt.date | None = None,
+    instances: list[str] | None = None,
+    hook: Callable[[str], None] | None = None,
+) -> NightlyResult:
     today = today or settings.today()
     nightly.check_day_closed(day, today, settings.timezone)
     with engine.begin() as conn:
@@ -115,8 +128,10 @@ def run_nightly(engine: Engine, settings: ShiftsSettings, day: dt.date, *, run_i
         if hook is not None:
             hook(step)
     with engine.connect() as conn:
-        result.counts = {name: conn.execute(sa.select(sa.func.count()).select_from(b).where(b.c.day == day))
-                         .scalar_one() for name, _l, b in DAY_TABLES}
+        result.counts = {
+            name: conn.execute(sa.select(sa.func.count()).select_from(b).where(b.c.day == day)).scalar_one()
+            for name, _l, b in DAY_TABLES
+        }
         result.stage = conn.execute(sa.select(ds.stage).where(ds.day == day)).scalar_one()
     return result
 

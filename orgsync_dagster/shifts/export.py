@@ -36,20 +36,24 @@ def _reference(rows: list[dict], settings: ShiftsSettings, refreshed: bool) -> R
     return ref
 
 
-def cached_reference(engine: Engine, instance: str, settings: ShiftsSettings,
-                     now: dt.datetime) -> tuple[Reference, bool]:
+def cached_reference(
+    engine: Engine, instance: str, settings: ShiftsSettings, now: dt.datetime
+) -> tuple[Reference, bool]:
     """The cached reference data (no request) and whether it is fresh and complete."""
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(
-            sa.select(signup_statuses).where(signup_statuses.c.instance == instance))]
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(sa.select(signup_statuses).where(signup_statuses.c.instance == instance))
+        ]
     ref = _reference(rows, settings, refreshed=False)
     max_age = dt.timedelta(hours=settings.reference_max_age_hours)
     fresh = bool(rows) and min(r["fetched_at"] for r in rows) > now - max_age and not ref.missing_types
     return ref, fresh
 
 
-def load_reference(engine: Engine, client: VanClient, instance: str, settings: ShiftsSettings,
-                   now: dt.datetime, *, force: bool = False) -> Reference:
+def load_reference(
+    engine: Engine, client: VanClient, instance: str, settings: ShiftsSettings, now: dt.datetime, *, force: bool = False
+) -> Reference:
     """Event type ids and signup statuses of the configured types: from the cache if fresh, else 1 + T requests
     (GET /events/types, then GET /signups/statuses?eventTypeId= per configured type)."""
     ref, fresh = cached_reference(engine, instance, settings, now)
@@ -58,9 +62,16 @@ def load_reference(engine: Engine, client: VanClient, instance: str, settings: S
     wanted = {norm(n) for n in settings.event_types}
     types = [t for t in client.event_types() if norm(t.get("name")) in wanted]
     rows = [
-        {"instance": instance, "event_type_id": int(t["eventTypeId"]), "event_type_name": t["name"],
-         "status_id": int(s["statusId"]), "status_name": s["name"], "fetched_at": now}
-        for t in types for s in client.signup_statuses(event_type_id=int(t["eventTypeId"]))
+        {
+            "instance": instance,
+            "event_type_id": int(t["eventTypeId"]),
+            "event_type_name": t["name"],
+            "status_id": int(s["statusId"]),
+            "status_name": s["name"],
+            "fetched_at": now,
+        }
+        for t in types
+        for s in client.signup_statuses(event_type_id=int(t["eventTypeId"]))
     ]
     with engine.begin() as conn:
         conn.execute(signup_statuses.delete().where(signup_statuses.c.instance == instance))
@@ -82,10 +93,11 @@ class ExportResult:
     reference_refreshed: bool = False
 
 
-def export_participants(engine: Engine, client: VanClient, instance: str, settings: ShiftsSettings,
-                        now: dt.datetime | None = None) -> ExportResult:
+def export_participants(
+    engine: Engine, client: VanClient, instance: str, settings: ShiftsSettings, now: dt.datetime | None = None
+) -> ExportResult:
     """Replace the instance's participants of the export window; raise ShiftsError (nothing written) on failure."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     window = logic.export_window(settings, settings.today(now))
     result = ExportResult(instance, window)
     start = client.requests_sent
@@ -96,9 +108,14 @@ def export_participants(engine: Engine, client: VanClient, instance: str, settin
         if not ref.type_ids:
             raise logic.ShiftsError(
                 f"VAN instance {instance} has none of the event types in shifts.event_types "
-                f"({', '.join(settings.event_types)}); fix the configuration. Nothing was changed in the warehouse.")
-        events = client.list_events(event_type_ids=sorted(ref.type_ids.values()), starting_after=window[0],
-                                    starting_before=window[1], expand=("locations", "shifts"))
+                f"({', '.join(settings.event_types)}); fix the configuration. Nothing was changed in the warehouse."
+            )
+        events = client.list_events(
+            event_type_ids=sorted(ref.type_ids.values()),
+            starting_after=window[0],
+            starting_before=window[1],
+            expand=("locations", "shifts"),
+        )
         for event in events:
             result.events += 1
             type_id = (event.get("eventType") or {}).get("eventTypeId")
@@ -124,13 +141,17 @@ def export_participants(engine: Engine, client: VanClient, instance: str, settin
 def _store(engine: Engine, instance: str, window: tuple[str, str], rows: list[dict], problems: list[dict]) -> None:
     p = event_participants.c
     with engine.begin() as conn:
-        conn.execute(event_participants.delete().where(
-            p.instance == instance, p.event_date > window[0], p.event_date < window[1]))
+        conn.execute(
+            event_participants.delete().where(
+                p.instance == instance, p.event_date > window[0], p.event_date < window[1]
+            )
+        )
         # a signup moved out of the window (event rescheduled) is replaced, not duplicated
         ids = [r["event_signup_id"] for r in rows]
         for i in range(0, len(ids), 5000):
-            conn.execute(event_participants.delete().where(
-                p.instance == instance, p.event_signup_id.in_(ids[i : i + 5000])))
+            conn.execute(
+                event_participants.delete().where(p.instance == instance, p.event_signup_id.in_(ids[i : i + 5000]))
+            )
         for i in range(0, len(rows), 1000):
             conn.execute(event_participants.insert(), rows[i : i + 1000])
         conn.execute(participant_problems.delete().where(participant_problems.c.instance == instance))

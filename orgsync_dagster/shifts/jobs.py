@@ -2,13 +2,12 @@
 
 import dagster as dg
 
-from orgsync_dagster.partitions import run_per_van_instance, van_instance_partitions
-from orgsync_dagster.shifts.assets import SETTINGS, day_partitions
+from orgsync_dagster.partitions import run_per_van_instance
+from orgsync_dagster.shifts.assets import SETTINGS
 
 participants_refresh_job = dg.define_asset_job(
     "shifts_participants_refresh",
     selection=dg.AssetSelection.assets(["van", "event_participants"], ["shifts", "day_shifts"]),
-    partitions_def=van_instance_partitions,
     description="Export VAN's event participants of one instance and add today's new shifts to the organizer tool.",
     tags={"orgsync/domain": "shifts"},
 )
@@ -29,7 +28,6 @@ def participants_refresh_schedule(context: dg.ScheduleEvaluationContext):
 nightly_job = dg.define_asset_job(
     "shifts_nightly",
     selection=dg.AssetSelection.assets(["shifts", "nightly_backup"], ["van", "shift_status_sync"]),
-    partitions_def=day_partitions,
     description="For a finished day: back up, verify, reset the day tables, import the next day, sync statuses to VAN.",
     # every step is resumable (shifts.day_status), so a crashed run worker is simply retried
     tags={"orgsync/domain": "shifts", "dagster/max_retries": "2"},

@@ -31,8 +31,10 @@ def describe_api_failure(instance: str, exc: Exception) -> str:
     if isinstance(exc, BudgetExceeded):
         return f"VAN instance {instance}: {exc}; nothing more is sent today (raise van.daily_request_budget)."
     if isinstance(exc, ApiError) and exc.status == 401:
-        return (f"VAN instance {instance} refused the API key (HTTP 401): it is wrong, revoked, or lacks the "
-                "'|1' MyCampaign suffix. Fix VAN_API_KEYS for this instance and re-run.")
+        return (
+            f"VAN instance {instance} refused the API key (HTTP 401): it is wrong, revoked, or lacks the "
+            "'|1' MyCampaign suffix. Fix VAN_API_KEYS for this instance and re-run."
+        )
     if isinstance(exc, ApiError) and exc.status == 403:
         return f"VAN instance {instance} denied access (HTTP 403) to {exc.endpoint}: the API key lacks permission."
     return f"VAN instance {instance}: {exc}"
@@ -145,12 +147,25 @@ def select_for_import(participants: list[dict], settings: ShiftsSettings, day: d
 def shift_row(p: dict, day: dt.date, volunteer_id: int, settings: ShiftsSettings) -> dict:
     office = settings.office_of(p.get("location_name"))
     return {
-        "day": day, "instance": p["instance"], "source": "van", "event_signup_id": p["event_signup_id"],
-        "event_id": p["event_id"], "event_shift_id": p["event_shift_id"], "event_type_id": p["event_type_id"],
-        "event_type_name": p["event_type_name"], "role_id": p["role_id"], "role_name": p["role_name"],
-        "location_id": p["location_id"], "office": office, "region": settings.region_of(office),
-        "volunteer_id": volunteer_id, "van_id": p["van_id"], "starts_at": p["starts_at"], "ends_at": p["ends_at"],
-        "status": p["status_name"], "original_status": p["status_name"],
+        "day": day,
+        "instance": p["instance"],
+        "source": "van",
+        "event_signup_id": p["event_signup_id"],
+        "event_id": p["event_id"],
+        "event_shift_id": p["event_shift_id"],
+        "event_type_id": p["event_type_id"],
+        "event_type_name": p["event_type_name"],
+        "role_id": p["role_id"],
+        "role_name": p["role_name"],
+        "location_id": p["location_id"],
+        "office": office,
+        "region": settings.region_of(office),
+        "volunteer_id": volunteer_id,
+        "van_id": p["van_id"],
+        "starts_at": p["starts_at"],
+        "ends_at": p["ends_at"],
+        "status": p["status_name"],
+        "original_status": p["status_name"],
     }
 
 
@@ -200,9 +215,15 @@ def plan_status_sync(rows: list[dict], statuses: dict[int, dict[str, int]], sett
             plan.already_in_van += 1
             continue
 
-        def quarantine(reason: str):
-            plan.quarantined.append({"shift_id": row.get("shift_id"), "event_signup_id": row["event_signup_id"],
-                                     "status": row.get("status"), "reason": reason})
+        def quarantine(reason: str, row: dict = row):
+            plan.quarantined.append(
+                {
+                    "shift_id": row.get("shift_id"),
+                    "event_signup_id": row["event_signup_id"],
+                    "status": row.get("status"),
+                    "reason": reason,
+                }
+            )
 
         type_statuses = statuses.get(int(row["event_type_id"])) if row.get("event_type_id") is not None else None
         if not type_statuses:
@@ -215,9 +236,13 @@ def plan_status_sync(rows: list[dict], statuses: dict[int, dict[str, int]], sett
         if any(row.get(k) is None for k in ("event_id", "event_shift_id", "role_id")):
             quarantine("incomplete VAN signup (event, shift or role missing)")
             continue
-        plan.ops.append(Op(
-            key=str(row["event_signup_id"]), action="update_status", payload=signup_payload(row, status_id),
-            reason=f"{row.get('original_status')} -> {target}",
-            context={"shift_id": row.get("shift_id"), "van_status": target, "status_id": status_id},
-        ))
+        plan.ops.append(
+            Op(
+                key=str(row["event_signup_id"]),
+                action="update_status",
+                payload=signup_payload(row, status_id),
+                reason=f"{row.get('original_status')} -> {target}",
+                context={"shift_id": row.get("shift_id"), "van_status": target, "status_id": status_id},
+            )
+        )
     return plan

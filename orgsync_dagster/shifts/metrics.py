@@ -11,13 +11,45 @@ from collections import defaultdict
 
 from orgsync_dagster.shifts.settings import NO_OFFICE, ShiftsSettings, norm
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CONFIRMED = {"confirmed", "same day confirmed", "conf twice"}
 ATTENDED = {"completed", "in", "walk in"}
-COLUMNS = ["office", "scheduled", "walk_ins", "confirmed", "completed", "no_show", "declined", "confirm_pct",
-           "completion_pct", "no_show_pct", "groups", "canvassers", "doors", "goal", "pct_to_goal", "kph"]
-HEADERS = ["office", "scheduled", "walk-ins", "confirmed", "completed", "no-show", "declined", "confirm %",
-           "completion %", "no-show %", "groups", "canvassers", "doors", "goal", "% to goal", "knocks/hour"]
+COLUMNS = [
+    "office",
+    "scheduled",
+    "walk_ins",
+    "confirmed",
+    "completed",
+    "no_show",
+    "declined",
+    "confirm_pct",
+    "completion_pct",
+    "no_show_pct",
+    "groups",
+    "canvassers",
+    "doors",
+    "goal",
+    "pct_to_goal",
+    "kph",
+]
+HEADERS = [
+    "office",
+    "scheduled",
+    "walk-ins",
+    "confirmed",
+    "completed",
+    "no-show",
+    "declined",
+    "confirm %",
+    "completion %",
+    "no-show %",
+    "groups",
+    "canvassers",
+    "doors",
+    "goal",
+    "% to goal",
+    "knocks/hour",
+]
 DEFINITIONS = (
     "_scheduled_: shifts imported from VAN; _confirmed_: confirmed or showed up; _completed_: completed (incl. still "
     "checked in); _no-show_: no show or flaked; _knocks/hour_: doors / (canvassers x hours out), per group from "
@@ -76,8 +108,21 @@ def day_metrics(shifts: list[dict], groups: list[dict], settings: ShiftsSettings
 
 def _finish(office: str, a: dict) -> dict:
     people = a["scheduled"] + a["walk_ins"]
-    row = {k: int(a[k]) for k in ("scheduled", "walk_ins", "confirmed", "completed", "no_show", "declined",
-                                  "groups", "canvassers", "doors", "goal")}
+    row = {
+        k: int(a[k])
+        for k in (
+            "scheduled",
+            "walk_ins",
+            "confirmed",
+            "completed",
+            "no_show",
+            "declined",
+            "groups",
+            "canvassers",
+            "doors",
+            "goal",
+        )
+    }
     row.update(
         office=office,
         confirm_pct=_pct(a["confirmed"], a["scheduled"]),
@@ -100,7 +145,10 @@ def markdown(rows: list[dict], title: str = "") -> str:
         text = str(value).replace("|", "/")
         return f"**{text}**" if row.get("office") == "Total" else text
 
-    lines = [f"### {title}\n" if title else "", "| " + " | ".join(HEADERS) + " |",
-             "|" + "---|" + "---:|" * (len(HEADERS) - 1)]
+    lines = [
+        f"### {title}\n" if title else "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" + "---:|" * (len(HEADERS) - 1),
+    ]
     lines += ["| " + " | ".join(cell(r, c) for c in COLUMNS) + " |" for r in rows]
     return "\n".join(lines) + "\n\n" + DEFINITIONS

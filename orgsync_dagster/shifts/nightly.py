@@ -51,7 +51,7 @@ def import_next_day(day: dt.date, today: dt.date) -> bool:
 
 def _plain(value):
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
+        return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return value

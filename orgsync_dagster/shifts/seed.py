@@ -15,12 +15,18 @@ from orgsync_dagster.shifts.settings import ShiftsSettings
 from orgsync_dagster.shifts.tables import canvass_groups, notes, shifts, volunteers
 
 OFFICES = [
-    ("R1A - North Side", {"addressLine1": "4300 Main St", "city": "St. Louis", "stateOrProvince": "MO",
-                          "zipOrPostalCode": "63104"}),
-    ("R2B - Riverside", {"addressLine1": "18 Grand Ave", "city": "Kansas City", "stateOrProvince": "MO",
-                         "zipOrPostalCode": "64105"}),
-    ("R2C - Eastside", {"addressLine1": "901 Locust St", "city": "Columbia", "stateOrProvince": "MO",
-                        "zipOrPostalCode": "65201"}),
+    (
+        "R1A - North Side",
+        {"addressLine1": "4300 Main St", "city": "St. Louis", "stateOrProvince": "MO", "zipOrPostalCode": "63104"},
+    ),
+    (
+        "R2B - Riverside",
+        {"addressLine1": "18 Grand Ave", "city": "Kansas City", "stateOrProvince": "MO", "zipOrPostalCode": "64105"},
+    ),
+    (
+        "R2C - Eastside",
+        {"addressLine1": "901 Locust St", "city": "Columbia", "stateOrProvince": "MO", "zipOrPostalCode": "65201"},
+    ),
 ]
 STATUS_CYCLE = ["Scheduled", "Invited", "Confirmed", "Left Msg", "Sched-Web", "Declined"]
 
@@ -29,8 +35,15 @@ def _at(day: dt.date, hour: float, settings: ShiftsSettings) -> str:
     return (dt.datetime.combine(day, dt.time(), tzinfo=settings.tz) + dt.timedelta(hours=hour)).isoformat()
 
 
-def seed_van(client: VanClient, day: dt.date, settings: ShiftsSettings, *, offices: int = 2, per_shift: int = 4,
-             first_person: int = 0) -> dict:
+def seed_van(
+    client: VanClient,
+    day: dt.date,
+    settings: ShiftsSettings,
+    *,
+    offices: int = 2,
+    per_shift: int = 4,
+    first_person: int = 0,
+) -> dict:
     """Canvasses (two shifts) per office on ``day`` and one shift on the next day, and a phone bank with no
     location from 20:00 to 00:30 (across midnight) on ``day``; ``per_shift`` signups per shift."""
     types = {t["name"]: t for t in client.event_types()}
@@ -43,11 +56,16 @@ def seed_van(client: VanClient, day: dt.date, settings: ShiftsSettings, *, offic
         role_id = next(r["roleId"] for r in etype["roles"] if r["name"] == role_name)
         status_ids = {s["name"]: s["statusId"] for s in etype["statuses"]}
         body = {
-            "name": name, "shortName": f"sd{counts['events']}", "eventType": {"eventTypeId": etype["eventTypeId"]},
-            "startDate": _at(on_day, shift_hours[0][0], settings), "endDate": _at(on_day, shift_hours[-1][1], settings),
+            "name": name,
+            "shortName": f"sd{counts['events']}",
+            "eventType": {"eventTypeId": etype["eventTypeId"]},
+            "startDate": _at(on_day, shift_hours[0][0], settings),
+            "endDate": _at(on_day, shift_hours[-1][1], settings),
             "roles": [{"roleId": role_id}],
-            "shifts": [{"name": f"{a:g}h", "startTime": _at(on_day, a, settings), "endTime": _at(on_day, b, settings)}
-                       for a, b in shift_hours],
+            "shifts": [
+                {"name": f"{a:g}h", "startTime": _at(on_day, a, settings), "endTime": _at(on_day, b, settings)}
+                for a, b in shift_hours
+            ],
         }
         if location_id:
             body["locations"] = [{"locationId": location_id}]
@@ -55,9 +73,13 @@ def seed_van(client: VanClient, day: dt.date, settings: ShiftsSettings, *, offic
         counts["events"] += 1
         for shift in client.get_event(event_id, expand=("shifts",))["shifts"]:
             for _ in range(per_shift):
-                signup = {"person": {"vanId": PEOPLE_FIRST_VAN_ID + person}, "event": {"eventId": event_id},
-                          "shift": {"eventShiftId": shift["eventShiftId"]}, "role": {"roleId": role_id},
-                          "status": {"statusId": status_ids[STATUS_CYCLE[person % len(STATUS_CYCLE)]]}}
+                signup = {
+                    "person": {"vanId": PEOPLE_FIRST_VAN_ID + person},
+                    "event": {"eventId": event_id},
+                    "shift": {"eventShiftId": shift["eventShiftId"]},
+                    "role": {"roleId": role_id},
+                    "status": {"statusId": status_ids[STATUS_CYCLE[person % len(STATUS_CYCLE)]]},
+                }
                 if location_id:
                     signup["location"] = {"locationId": location_id}
                 client.upsert_signup(signup)
@@ -94,11 +116,22 @@ def simulate_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, seed
             else:
                 continue  # nobody touched it
             changed += new != r.status
-            conn.execute(shifts.update().where(shifts.c.id == r.id).values(
-                status=new, flake=flake, call_pass=1 + rng.randint(0, 2), updated_at=sa.func.now()))
+            conn.execute(
+                shifts.update()
+                .where(shifts.c.id == r.id)
+                .values(status=new, flake=flake, call_pass=1 + rng.randint(0, 2), updated_at=sa.func.now())
+            )
             if flake:
-                conn.execute(notes.insert().values(day=day, shift_id=r.id, type="flake", at=r.starts_at,
-                                                   text="Left voicemail, will call back", user_name="AB"))
+                conn.execute(
+                    notes.insert().values(
+                        day=day,
+                        shift_id=r.id,
+                        type="flake",
+                        at=r.starts_at,
+                        text="Left voicemail, will call back",
+                        user_name="AB",
+                    )
+                )
             if new == "Completed" and r.event_type_name == "Canvass":
                 canvassers.setdefault((r.instance, r.location_id, r.office, r.starts_at), []).append(r.id)
         for (instance, location_id, office, start), ids in canvassers.items():
@@ -106,20 +139,51 @@ def simulate_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, seed
                 members = ids[i : i + 3]
                 out = start + dt.timedelta(minutes=20)
                 back = out + dt.timedelta(hours=2, minutes=rng.randint(0, 40))
-                gid = conn.execute(canvass_groups.insert().values(
-                    day=day, instance=instance, location_id=location_id, office=office,
-                    doors=rng.randint(25, 45) * len(members), goal=40 * len(members), packets_given=len(members),
-                    is_returned=True, departed_at=out, returned_at=back, last_check_in_at=back,
-                    check_ins=2, updated_at=sa.func.now()).returning(canvass_groups.c.id)).scalar_one()
+                gid = conn.execute(
+                    canvass_groups.insert()
+                    .values(
+                        day=day,
+                        instance=instance,
+                        location_id=location_id,
+                        office=office,
+                        doors=rng.randint(25, 45) * len(members),
+                        goal=40 * len(members),
+                        packets_given=len(members),
+                        is_returned=True,
+                        departed_at=out,
+                        returned_at=back,
+                        last_check_in_at=back,
+                        check_ins=2,
+                        updated_at=sa.func.now(),
+                    )
+                    .returning(canvass_groups.c.id)
+                ).scalar_one()
                 conn.execute(shifts.update().where(shifts.c.id.in_(members)).values(canvass_group_id=gid))
-                conn.execute(notes.insert().values(day=day, canvass_group_id=gid, type="kph", at=back,
-                                                   text="Back early, rain", user_name="CD"))
+                conn.execute(
+                    notes.insert().values(
+                        day=day, canvass_group_id=gid, type="kph", at=back, text="Back early, rain", user_name="CD"
+                    )
+                )
         if rows:
             first = rows[0]
-            vid = conn.execute(volunteers.insert().values(instance=first.instance, first_name="Walk",
-                                                          last_name="In").returning(volunteers.c.id)).scalar_one()
-            conn.execute(shifts.insert().values(
-                day=day, instance=first.instance, source="walk_in", office=first.office, region=first.region,
-                location_id=first.location_id, volunteer_id=vid, starts_at=first.starts_at, status="In",
-                original_status=None, event_type_name="Volunteer DVC"))
+            vid = conn.execute(
+                volunteers.insert()
+                .values(instance=first.instance, first_name="Walk", last_name="In")
+                .returning(volunteers.c.id)
+            ).scalar_one()
+            conn.execute(
+                shifts.insert().values(
+                    day=day,
+                    instance=first.instance,
+                    source="walk_in",
+                    office=first.office,
+                    region=first.region,
+                    location_id=first.location_id,
+                    volunteer_id=vid,
+                    starts_at=first.starts_at,
+                    status="In",
+                    original_status=None,
+                    event_type_name="Volunteer DVC",
+                )
+            )
     return {"status_changes": changed}

@@ -60,7 +60,7 @@ class ShiftsSettings:
             nightly_minute=int(raw.get("nightly_minute", 30)),
             reference_max_age_hours=float(raw.get("reference_max_age_hours", 24)),
         )
-        s.tz  # validates the time zone
+        _ = s.tz  # validates the time zone
         dt.date.fromisoformat(s.partitions_start)
         if s.lookback_days < 0 or s.lookahead_days < 0:
             raise ValueError("shifts.lookback_days and shifts.lookahead_days must be >= 0")
@@ -75,7 +75,7 @@ class ShiftsSettings:
 
     # -- days -------------------------------------------------------------------------------------------------
     def today(self, now: dt.datetime | None = None) -> dt.date:
-        return (now or dt.datetime.now(dt.timezone.utc)).astimezone(self.tz).date()
+        return (now or dt.datetime.now(dt.UTC)).astimezone(self.tz).date()
 
     def day_bounds(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
         """[local midnight of ``day``, local midnight of the next day) as aware datetimes (DST-safe)."""

@@ -30,8 +30,13 @@ class SignupStatusTarget:
 
     def apply(self, op: Op) -> str:
         if self.refused is not None:
-            raise ApiError("van", "POST", "/v4/signups", self.refused.status,
-                           "not sent: the instance refused the API key earlier in this run")
+            raise ApiError(
+                "van",
+                "POST",
+                "/v4/signups",
+                self.refused.status,
+                "not sent: the instance refused the API key earlier in this run",
+            )
         try:
             signup_id = self.client.upsert_signup(op.payload)
         except ApiError as exc:
@@ -39,12 +44,17 @@ class SignupStatusTarget:
                 self.refused = exc
             raise
         with self.engine.begin() as conn:  # only after VAN accepted the write
-            conn.execute(self.table.update().where(self.table.c.id == op.context["shift_id"]).values(
-                synced_status=op.context["van_status"], synced_at=sa.func.now()))
+            conn.execute(
+                self.table.update()
+                .where(self.table.c.id == op.context["shift_id"])
+                .values(synced_status=op.context["van_status"], synced_at=sa.func.now())
+            )
             p = event_participants.c
-            conn.execute(event_participants.update().where(
-                p.instance == self.scope, p.event_signup_id == int(op.key)).values(
-                status_id=op.context["status_id"], status_name=op.context["van_status"]))
+            conn.execute(
+                event_participants.update()
+                .where(p.instance == self.scope, p.event_signup_id == int(op.key))
+                .values(status_id=op.context["status_id"], status_name=op.context["van_status"])
+            )
         return str(signup_id)
 
     def reconcile(self, ops: Sequence[Op]) -> dict[str, str | None]:
@@ -72,24 +82,50 @@ class StatusSyncResult:
 def _rows(engine: Engine, instance: str, day: dt.date, from_backup: bool) -> list[dict]:
     t = backup_shifts if from_backup else shifts
     p = event_participants.c
-    q = (sa.select(t.c.id.label("shift_id"), t.c.event_signup_id, t.c.van_id, t.c.event_id, t.c.event_shift_id,
-                   t.c.role_id, t.c.location_id, t.c.event_type_id, t.c.status, t.c.original_status,
-                   p.status_name.label("van_status"))
-         .select_from(t.outerjoin(event_participants, sa.and_(
-             p.instance == t.c.instance, p.event_signup_id == t.c.event_signup_id)))
-         .where(t.c.day == day, t.c.instance == instance, t.c.is_active.is_(True)).order_by(t.c.id))
+    q = (
+        sa.select(
+            t.c.id.label("shift_id"),
+            t.c.event_signup_id,
+            t.c.van_id,
+            t.c.event_id,
+            t.c.event_shift_id,
+            t.c.role_id,
+            t.c.location_id,
+            t.c.event_type_id,
+            t.c.status,
+            t.c.original_status,
+            p.status_name.label("van_status"),
+        )
+        .select_from(
+            t.outerjoin(
+                event_participants, sa.and_(p.instance == t.c.instance, p.event_signup_id == t.c.event_signup_id)
+            )
+        )
+        .where(t.c.day == day, t.c.instance == instance, t.c.is_active.is_(True))
+        .order_by(t.c.id)
+    )
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def _plan(rows: list[dict], ref, settings: ShiftsSettings) -> logic.StatusPlan:
-    statuses = logic.status_ids([{"event_type_id": t, "status_id": s, "status_name": n}
-                                 for t, m in ref.statuses.items() for s, n in m.items()])
+    statuses = logic.status_ids(
+        [{"event_type_id": t, "status_id": s, "status_name": n} for t, m in ref.statuses.items() for s, n in m.items()]
+    )
     return logic.plan_status_sync(rows, statuses, settings)
 
 
-def sync_day(engine: Engine, client: VanClient, settings: ShiftsSettings, day: dt.date, *, run_id: str,
-             dry_run: bool = False, logger=None, now: dt.datetime | None = None) -> StatusSyncResult:
+def sync_day(
+    engine: Engine,
+    client: VanClient,
+    settings: ShiftsSettings,
+    day: dt.date,
+    *,
+    run_id: str,
+    dry_run: bool = False,
+    logger=None,
+    now: dt.datetime | None = None,
+) -> StatusSyncResult:
     instance = client.instance
     from_backup = nightly.rank(stage_of(engine, day)) >= nightly.rank("reset")
     result = StatusSyncResult(instance, day, "backup" if from_backup else "live")
@@ -99,20 +135,25 @@ def sync_day(engine: Engine, client: VanClient, settings: ShiftsSettings, day: d
     try:
         # status ids from the cache the hourly export keeps fresh: no request in the normal case; fetched again
         # only when there is something to send and the cache is stale or lacks an event type
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         ref, fresh = cached_reference(engine, instance, settings, now)
         plan = _plan(rows, ref, settings)
         if (plan.ops and not fresh) or any(q["reason"].startswith("no VAN signup statuses") for q in plan.quarantined):
             plan = _plan(rows, load_reference(engine, client, instance, settings, now, force=True), settings)
         result.changed, result.unchanged = len(plan.ops), plan.unchanged
-        result.already_in_van, result.not_in_van, result.quarantined = plan.already_in_van, plan.not_in_van, \
-            plan.quarantined
+        result.already_in_van, result.not_in_van, result.quarantined = (
+            plan.already_in_van,
+            plan.not_in_van,
+            plan.quarantined,
+        )
         result.plan = [{"event_signup_id": op.key, "change": op.reason} for op in plan.ops]
         target = SignupStatusTarget(client, engine, backup_shifts if from_backup else shifts)
         result.report = SyncEngine(ledger_factory(engine, run_id), logger=logger).run(target, plan.ops, dry_run=dry_run)
         if target.refused is not None:
-            result.error = logic.describe_api_failure(instance, target.refused) + \
-                " The changed statuses were not synced; they are sent by the next run."
+            result.error = (
+                logic.describe_api_failure(instance, target.refused)
+                + " The changed statuses were not synced; they are sent by the next run."
+            )
     except (ApiError, BudgetExceeded) as exc:
         result.error = logic.describe_api_failure(instance, exc) + " Nothing was sent."
     finally:

@@ -23,8 +23,14 @@ from orgsync_dagster.shifts.tables import (
 )
 
 
-def import_day(conn: Connection, settings: ShiftsSettings, day: dt.date, instances: list[str] | None = None,
-               *, reset_daily_fields: bool = False) -> dict:
+def import_day(
+    conn: Connection,
+    settings: ShiftsSettings,
+    day: dt.date,
+    instances: list[str] | None = None,
+    *,
+    reset_daily_fields: bool = False,
+) -> dict:
     """Create the shifts of ``day`` from the participants (statuses Invited / Left Msg / Confirmed / Scheduled /
     Sched-Web). Returns counts; participants not imported are counted by status, never silently dropped."""
     start, end = settings.day_bounds(day)
@@ -34,28 +40,57 @@ def import_day(conn: Connection, settings: ShiftsSettings, day: dt.date, instanc
         q = q.where(p.instance.in_(instances))
     participants = [dict(r._mapping) for r in conn.execute(q)]
     chosen, skipped = logic.select_for_import(participants, settings, day)
-    result = {"day": day.isoformat(), "participants": len(participants), "created": 0, "already_there": 0,
-              "not_imported_by_status": dict(skipped),
-              "no_location": sum(1 for c in chosen if c["location_id"] is None)}
+    result = {
+        "day": day.isoformat(),
+        "participants": len(participants),
+        "created": 0,
+        "already_there": 0,
+        "not_imported_by_status": dict(skipped),
+        "no_location": sum(1 for c in chosen if c["location_id"] is None),
+    }
     if not chosen:
         return result
     loc_rows = {(c["instance"], c["location_id"]): c["location_name"] for c in chosen if c["location_id"] is not None}
     if loc_rows:
-        stmt = pg_insert(locations).values([
-            {"instance": i, "location_id": lid, "van_name": name, "office": settings.office_of(name),
-             "region": settings.region_of(settings.office_of(name))} for (i, lid), name in loc_rows.items()])
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["instance", "location_id"],
-            set_={"van_name": stmt.excluded.van_name, "office": stmt.excluded.office, "region": stmt.excluded.region,
-                  "updated_at": sa.func.now()}))
+        stmt = pg_insert(locations).values(
+            [
+                {
+                    "instance": i,
+                    "location_id": lid,
+                    "van_name": name,
+                    "office": settings.office_of(name),
+                    "region": settings.region_of(settings.office_of(name)),
+                }
+                for (i, lid), name in loc_rows.items()
+            ]
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["instance", "location_id"],
+                set_={
+                    "van_name": stmt.excluded.van_name,
+                    "office": stmt.excluded.office,
+                    "region": stmt.excluded.region,
+                    "updated_at": sa.func.now(),
+                },
+            )
+        )
     people = {(c["instance"], c["van_id"]): c for c in chosen}
-    conn.execute(pg_insert(volunteers).values([
-        {"instance": i, "van_id": v, "first_name": c["first_name"], "last_name": c["last_name"]}
-        for (i, v), c in people.items()]).on_conflict_do_nothing(index_elements=["instance", "van_id"]))
+    conn.execute(
+        pg_insert(volunteers)
+        .values(
+            [
+                {"instance": i, "van_id": v, "first_name": c["first_name"], "last_name": c["last_name"]}
+                for (i, v), c in people.items()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["instance", "van_id"])
+    )
     vol_ids = _volunteer_ids(conn, people)
     rows = [logic.shift_row(c, day, vol_ids[(c["instance"], c["van_id"])], settings) for c in chosen]
-    created = conn.execute(pg_insert(shifts).values(rows).on_conflict_do_nothing(
-        constraint="uq_shifts_day_signup").returning(shifts.c.id)).all()
+    created = conn.execute(
+        pg_insert(shifts).values(rows).on_conflict_do_nothing(constraint="uq_shifts_day_signup").returning(shifts.c.id)
+    ).all()
     result["created"], result["already_there"] = len(created), len(rows) - len(created)
     _set_next_shifts(conn, settings, end, people, vol_ids, reset_daily_fields)
     return result
@@ -65,8 +100,11 @@ def _volunteer_ids(conn: Connection, people: dict) -> dict[tuple[str, int], int]
     out = {}
     for instance in {i for i, _ in people}:
         van_ids = [v for i, v in people if i == instance]
-        for r in conn.execute(sa.select(volunteers.c.id, volunteers.c.van_id).where(
-                volunteers.c.instance == instance, volunteers.c.van_id.in_(van_ids))):
+        for r in conn.execute(
+            sa.select(volunteers.c.id, volunteers.c.van_id).where(
+                volunteers.c.instance == instance, volunteers.c.van_id.in_(van_ids)
+            )
+        ):
             out[(instance, r.van_id)] = r.id
     return out
 
@@ -75,15 +113,20 @@ def _set_next_shifts(conn, settings, after: dt.datetime, people: dict, vol_ids: 
     """Each volunteer's next shift after the day (for pitching) and whether it is confirmed."""
     p = event_participants.c
     nxt: dict = {}
-    for r in conn.execute(sa.select(p.instance, p.van_id, p.starts_at, p.status_name).where(
-            p.starts_at >= after, p.van_id.in_(sorted({v for _, v in people}))).order_by(p.starts_at)):
+    for r in conn.execute(
+        sa.select(p.instance, p.van_id, p.starts_at, p.status_name)
+        .where(p.starts_at >= after, p.van_id.in_(sorted({v for _, v in people})))
+        .order_by(p.starts_at)
+    ):
         if (r.instance, r.van_id) in people and settings.is_import_status(r.status_name):
             nxt.setdefault((r.instance, r.van_id), (r.starts_at, norm(r.status_name) == "confirmed"))
     values = {"next_shift_at": sa.bindparam("b_at"), "next_shift_confirmed": sa.bindparam("b_confirmed")}
     if reset_daily:
         values.update(has_pitched_today=False, extra_shifts_sched=0)
-    params = [{"b_id": vid, "b_at": nxt.get(key, (None, None))[0], "b_confirmed": nxt.get(key, (None, None))[1]}
-              for key, vid in vol_ids.items()]
+    params = [
+        {"b_id": vid, "b_at": nxt.get(key, (None, None))[0], "b_confirmed": nxt.get(key, (None, None))[1]}
+        for key, vid in vol_ids.items()
+    ]
     if params:
         conn.execute(volunteers.update().where(volunteers.c.id == sa.bindparam("b_id")).values(**values), params)
 

@@ -100,7 +100,8 @@ volunteers = sa.Table(
 
 def _group_columns(live: bool) -> list:
     return [
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True) if live
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+        if live
         else sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("day", sa.Date, nullable=False, index=True),
         sa.Column("instance", sa.String(64), nullable=False),
@@ -128,7 +129,8 @@ def _shift_columns(live: bool) -> list:
         return [sa.ForeignKey(target)] if live else []
 
     return [
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True) if live
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+        if live
         else sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("day", sa.Date, nullable=False, index=True),  # local day of the start (shifts.timezone)
         sa.Column("instance", sa.String(64), nullable=False),
@@ -168,7 +170,8 @@ def _note_columns(live: bool) -> list:
         return [sa.ForeignKey(target)] if live else []
 
     return [
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True) if live
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+        if live
         else sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("day", sa.Date, nullable=False, index=True),
         sa.Column("shift_id", sa.BigInteger, *fk("shifts.shifts.id")),
@@ -183,23 +186,31 @@ def _note_columns(live: bool) -> list:
 
 canvass_groups = sa.Table("canvass_groups", metadata, *_group_columns(True), schema="shifts")
 shifts = sa.Table(
-    "shifts", metadata, *_shift_columns(True),
+    "shifts",
+    metadata,
+    *_shift_columns(True),
     sa.UniqueConstraint("day", "instance", "event_signup_id", name="uq_shifts_day_signup"),
     schema="shifts",
 )
 notes = sa.Table("notes", metadata, *_note_columns(True), schema="shifts")
 
 # -- nightly backups: same columns, keyed by the live row id (a re-run can never duplicate a row) ---------------
-_BACKUP_EXTRA = lambda: [sa.Column("backed_up_at", TZ, server_default=sa.func.now()),  # noqa: E731
-                         sa.Column("backup_run_id", sa.String(64))]
-backup_canvass_groups = sa.Table("backup_canvass_groups", metadata, *_group_columns(False), *_BACKUP_EXTRA(),
-                                 schema="shifts")
+_BACKUP_EXTRA = lambda: [
+    sa.Column("backed_up_at", TZ, server_default=sa.func.now()),
+    sa.Column("backup_run_id", sa.String(64)),
+]
+backup_canvass_groups = sa.Table(
+    "backup_canvass_groups", metadata, *_group_columns(False), *_BACKUP_EXTRA(), schema="shifts"
+)
 backup_shifts = sa.Table("backup_shifts", metadata, *_shift_columns(False), *_BACKUP_EXTRA(), schema="shifts")
 backup_notes = sa.Table("backup_notes", metadata, *_note_columns(False), *_BACKUP_EXTRA(), schema="shifts")
 
 # (live, backup) pairs in the order rows are deleted (children first); backups are inserted in reverse order.
-DAY_TABLES = (("notes", notes, backup_notes), ("shifts", shifts, backup_shifts),
-              ("canvass_groups", canvass_groups, backup_canvass_groups))
+DAY_TABLES = (
+    ("notes", notes, backup_notes),
+    ("shifts", shifts, backup_shifts),
+    ("canvass_groups", canvass_groups, backup_canvass_groups),
+)
 
 # -- the nightly job's progress per day ---------------------------------------------------------------------------
 day_status = sa.Table(

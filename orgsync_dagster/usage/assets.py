@@ -19,7 +19,10 @@ def usage_rows(engine, day: dt.date) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(
-                c.system, c.instance, c.method, c.endpoint,
+                c.system,
+                c.instance,
+                c.method,
+                c.endpoint,
                 sa.func.sum(c.count).label("requests"),
                 sa.func.sum(sa.case((c.status == 429, c.count), else_=0)).label("throttled"),
                 sa.func.sum(sa.case(((c.status >= 400) | (c.status == 0), c.count), else_=0)).label("errors"),
@@ -35,8 +38,10 @@ def summarize(rows: list[dict]) -> list[dict]:
     """Per API and instance: requests, writes, throttled, errors, and the cost at that API's price."""
     per: dict[tuple[str, str], dict] = {}
     for r in rows:
-        s = per.setdefault((r["system"], r["instance"]), {
-            "system": r["system"], "instance": r["instance"], "requests": 0, "writes": 0, "throttled": 0, "errors": 0})
+        s = per.setdefault(
+            (r["system"], r["instance"]),
+            {"system": r["system"], "instance": r["instance"], "requests": 0, "writes": 0, "throttled": 0, "errors": 0},
+        )
         s["requests"] += int(r["requests"])
         s["writes"] += int(r["requests"]) if r["method"] != "GET" else 0
         s["throttled"] += int(r["throttled"])
@@ -61,16 +66,24 @@ def api_usage(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     summary = summarize(rows)
     van = [s for s in summary if s["system"] == "van"]
     free = PRICING["van"]["free_per_day"]
-    return dg.MaterializeResult(metadata={
-        "day": day.isoformat(),
-        "requests": sum(s["requests"] for s in summary),
-        "van_requests": sum(s["requests"] for s in van),
-        "van_cost_usd": dg.MetadataValue.float(round(sum(s["cost_usd"] for s in van), 2)),
-        "van_instances_over_free_allowance": sum(1 for s in van if s["requests"] > free),
-        "throttled_429": sum(s["throttled"] for s in summary),
-        "errors": sum(s["errors"] for s in summary),
-        "by_instance": dg.MetadataValue.md(markdown_table(
-            summary, ["system", "instance", "requests", "writes", "throttled", "errors", "cost_usd"], limit=100)),
-        "by_endpoint": dg.MetadataValue.md(markdown_table(
-            rows, ["system", "instance", "method", "endpoint", "requests", "throttled", "errors"], limit=60)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "day": day.isoformat(),
+            "requests": sum(s["requests"] for s in summary),
+            "van_requests": sum(s["requests"] for s in van),
+            "van_cost_usd": dg.MetadataValue.float(round(sum(s["cost_usd"] for s in van), 2)),
+            "van_instances_over_free_allowance": sum(1 for s in van if s["requests"] > free),
+            "throttled_429": sum(s["throttled"] for s in summary),
+            "errors": sum(s["errors"] for s in summary),
+            "by_instance": dg.MetadataValue.md(
+                markdown_table(
+                    summary, ["system", "instance", "requests", "writes", "throttled", "errors", "cost_usd"], limit=100
+                )
+            ),
+            "by_endpoint": dg.MetadataValue.md(
+                markdown_table(
+                    rows, ["system", "instance", "method", "endpoint", "requests", "throttled", "errors"], limit=60
+                )
+            ),
+        }
+    )

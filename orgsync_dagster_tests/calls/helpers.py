@@ -8,10 +8,21 @@ import datetime as dt
 from orgsync_dagster.calls.config import parse_settings
 
 RESULTS = {
-    "strong support": {"success": True, "responses": [[109149, 465468]], "sync_to_van": True, "include_in_csv": True,
-                       "value": 100},
-    "volunteer yes": {"success": True, "responses": [[109150, 465473]], "activist_codes": [18917],
-                      "sync_to_van": True, "include_in_csv": True, "value": 120},
+    "strong support": {
+        "success": True,
+        "responses": [[109149, 465468]],
+        "sync_to_van": True,
+        "include_in_csv": True,
+        "value": 100,
+    },
+    "volunteer yes": {
+        "success": True,
+        "responses": [[109150, 465473]],
+        "activist_codes": [18917],
+        "sync_to_van": True,
+        "include_in_csv": True,
+        "value": 120,
+    },
     "refused": {"success": False, "result_code": 21, "sync_to_van": True, "include_in_csv": True, "value": 30},
     "left message": {"success": False, "result_code": 17, "sync_to_van": True, "include_in_csv": False, "value": 10},
     "busy": {"success": False, "result_code": 18, "sync_to_van": False, "include_in_csv": True},
@@ -20,21 +31,41 @@ RESULTS = {
 
 
 def settings(strategy: str = "full", *, daily_budget=None, results=None, instance_budget=1000, **extra):
-    cand = {"district": "mo01", "van_instance": "MI", "van_mode": "myc", "strategy": strategy,
-            "timezone": "America/Chicago", "results": copy.deepcopy(results or RESULTS), **extra}
+    cand = {
+        "district": "mo01",
+        "van_instance": "MI",
+        "van_mode": "myc",
+        "strategy": strategy,
+        "timezone": "America/Chicago",
+        "results": copy.deepcopy(results or RESULTS),
+        **extra,
+    }
     if daily_budget is not None:
         cand["daily_budget"] = daily_budget
-    return parse_settings({"settings": {"s3_bucket": "test-bucket"},
-                           "van_instances": {"MI": {"daily_budget": instance_budget}},
-                           "term_codes": {"agent - strong support": {"full_on_screen_result": "strong support"}},
-                           "candidates": {"c1": cand}})
+    return parse_settings(
+        {
+            "settings": {"s3_bucket": "test-bucket"},
+            "van_instances": {"MI": {"daily_budget": instance_budget}},
+            "term_codes": {"agent - strong support": {"full_on_screen_result": "strong support"}},
+            "candidates": {"c1": cand},
+        }
+    )
 
 
 def call(i: int, result: str = "strong support", *, day="2026-03-05", van_id=None, **over) -> dict:
     at = dt.datetime.fromisoformat(f"{day}T16:00:00+00:00") + dt.timedelta(minutes=i)
-    doc = {"id": f"call{i:05d}", "district": "mo01", "system_id": "van",
-           "voter_id": str(van_id if van_id is not None else 100000 + i), "first_name": "Pat", "last_name": "Doe",
-           "phone_dialed": "3145550100", "timestamp": at, "caller_login": "caller1", "lv_result": result,
-           "full_on_screen_result": result}
+    doc = {
+        "id": f"call{i:05d}",
+        "district": "mo01",
+        "system_id": "van",
+        "voter_id": str(van_id if van_id is not None else 100000 + i),
+        "first_name": "Pat",
+        "last_name": "Doe",
+        "phone_dialed": "3145550100",
+        "timestamp": at,
+        "caller_login": "caller1",
+        "lv_result": result,
+        "full_on_screen_result": result,
+    }
     doc.update(over)
     return doc

@@ -28,16 +28,24 @@ SYNC_ASSETS = [van_reference_data_asset, call_sync_status, calls_daily_report]
 @pytest.fixture
 def env(sandbox, api_key, pg_url, monkeypatch):
     bucket = f"calls-{uuid.uuid4().hex[:8]}"
-    for k, v in {"ORGSYNC_S3_BUCKET": bucket, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "ORGSYNC_S3_BUCKET": bucket,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     s3 = S3Resource(endpoint_url=sandbox.urls.s3_endpoint_url, region_name="us-east-1")
     s3.get_client().create_bucket(Bucket=bucket)
     store = CallsStoreResource(uri=f"mongomock://{uuid.uuid4().hex}")
     resources = {
-        "warehouse": WarehouseResource(url=pg_url), "s3": s3, "calls_store": store, "slack": SlackResource(),
-        "van": VanResource(api_keys=f"MI={api_key},WI={api_key}-wi", base_url=sandbox.urls.van_url,
-                           requests_per_second=500),
+        "warehouse": WarehouseResource(url=pg_url),
+        "s3": s3,
+        "calls_store": store,
+        "slack": SlackResource(),
+        "van": VanResource(
+            api_keys=f"MI={api_key},WI={api_key}-wi", base_url=sandbox.urls.van_url, requests_per_second=500
+        ),
     }
     return {"resources": resources, "store": store, "s3": s3, "bucket": bucket, "key": api_key, "pg_url": pg_url}
 
@@ -51,14 +59,20 @@ def test_a_candidate_day_end_to_end_with_report_and_budgeted_requests(env, sandb
     c = SETTINGS.candidate("mo01")
     env["store"].insert_many(list(seed.sample_calls(c.district, DAY, c.timezone, 30, seed=3)))
     with dg.instance_for_test() as instance:
-        dry = dg.materialize(SYNC_ASSETS, partition_key=partition_key("mo01", DAY), resources=env["resources"],
-                             instance=instance, run_config={"ops": {"calls__call_sync_status": {"config": {"dry_run": True}}}})
+        dry = dg.materialize(
+            SYNC_ASSETS,
+            partition_key=partition_key("mo01", DAY),
+            resources=env["resources"],
+            instance=instance,
+            run_config={"ops": {"calls__call_sync_status": {"config": {"dry_run": True}}}},
+        )
         planned = meta(dry, "calls__call_sync_status")
         assert planned["dry_run"] and planned["requests_spent"] == 0 and planned["planned"]["van"] > 0
         assert meta(dry, "calls__daily_report") == {"skipped": "dry run"}
         assert all(d.get("sync_status") is None for d in env["store"].stream({}))
-        result = dg.materialize(SYNC_ASSETS, partition_key=partition_key("mo01", DAY), resources=env["resources"],
-                                instance=instance)
+        result = dg.materialize(
+            SYNC_ASSETS, partition_key=partition_key("mo01", DAY), resources=env["resources"], instance=instance
+        )
         assert result.success
         sync = meta(result, "calls__call_sync_status")
         assert sync["planned"] == planned["planned"]
@@ -72,8 +86,12 @@ def test_a_candidate_day_end_to_end_with_report_and_budgeted_requests(env, sandb
         engine = sa.create_engine(env["pg_url"])
         with engine.connect() as conn:
             report = conn.execute(sa.select(daily_reports.c.contents)).scalar_one()
-            gets = conn.execute(sa.select(sa.func.sum(api_requests.c.count)).where(api_requests.c.method == "GET")).scalar()
-            posts = conn.execute(sa.select(sa.func.sum(api_requests.c.count)).where(api_requests.c.method == "POST")).scalar()
+            gets = conn.execute(
+                sa.select(sa.func.sum(api_requests.c.count)).where(api_requests.c.method == "GET")
+            ).scalar()
+            posts = conn.execute(
+                sa.select(sa.func.sum(api_requests.c.count)).where(api_requests.c.method == "POST")
+            ).scalar()
         engine.dispose()
         assert "Dialer results for MO-01" in report and "30 calls" in report
         assert gets == 10 and posts == sync["requests_spent"]  # 5 reference GETs in each of the two runs
@@ -91,12 +109,18 @@ def engine_for(env):
 def test_config_naming_ids_van_lacks_blocks_the_sync(env, sandbox, monkeypatch):
     c = SETTINGS.candidate("mo01")
     rule = dataclasses.replace(c.results["strong support"], responses=((109149, 999),))
-    monkeypatch.setitem(SETTINGS.candidates, "mo01", dataclasses.replace(
-        c, results={**c.results, "strong support": rule}))
+    monkeypatch.setitem(
+        SETTINGS.candidates, "mo01", dataclasses.replace(c, results={**c.results, "strong support": rule})
+    )
     env["store"].insert_many(list(seed.sample_calls(c.district, DAY, c.timezone, 5, seed=3)))
     with dg.instance_for_test() as instance:
-        result = dg.materialize(SYNC_ASSETS, partition_key=partition_key("mo01", DAY), resources=env["resources"],
-                                instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            SYNC_ASSETS,
+            partition_key=partition_key("mo01", DAY),
+            resources=env["resources"],
+            instance=instance,
+            raise_on_error=False,
+        )
     assert not result.success
     (check,) = result.get_asset_check_evaluations()
     assert not check.passed and "999 is not a response of survey question 109149" in check.metadata["report"].value
@@ -108,31 +132,56 @@ def test_config_naming_ids_van_lacks_blocks_the_sync(env, sandbox, monkeypatch):
 def test_cdr_sensor_and_loader_with_a_malformed_file(env):
     client, bucket = env["s3"].get_client(), env["bucket"]
     calls = list(seed.sample_calls("mo01", DAY, "America/Chicago", 12, seed=5))
-    rows = [seed.CDR_HEADER, *seed.cdr_rows(calls), ["x1", "TEST123-van-1", "T", "T", "1", "", "03/05/2026 10:00:00",
-                                                     "", "qa", "Busy", "1"], ["x2", "bad-account"] + [""] * 9]
+    rows = [
+        seed.CDR_HEADER,
+        *seed.cdr_rows(calls),
+        ["x1", "TEST123-van-1", "T", "T", "1", "", "03/05/2026 10:00:00", "", "qa", "Busy", "1"],
+        ["x2", "bad-account"] + [""] * 9,
+    ]
     good = "\n".join(",".join(r) for r in rows) + "\n"
     client.put_object(Bucket=bucket, Key=f"{SETTINGS.cdr_prefix}{DAY}/a.csv", Body=good.encode())
     client.put_object(Bucket=bucket, Key=f"{SETTINGS.cdr_prefix}{DAY}/b.csv", Body=b"name,email\nPat,p@x.org\n")
     with dg.instance_for_test() as instance:
         with dg.build_sensor_context(instance=instance, resources={"s3": env["s3"]}) as ctx:
             tick = livevox_cdr_sensor(ctx)
-        assert [r.partition_key for r in tick.run_requests] == [f"{SETTINGS.cdr_prefix}{DAY}/a.csv",
-                                                                 f"{SETTINGS.cdr_prefix}{DAY}/b.csv"]
+        assert [r.partition_key for r in tick.run_requests] == [
+            f"{SETTINGS.cdr_prefix}{DAY}/a.csv",
+            f"{SETTINGS.cdr_prefix}{DAY}/b.csv",
+        ]
         assert all(":" in r.run_key for r in tick.run_requests) and "lm" in tick.cursor
         with dg.build_sensor_context(instance=instance, resources={"s3": env["s3"]}, cursor=tick.cursor) as ctx:
             again = livevox_cdr_sensor(ctx)  # only look-back re-offers, with the same run keys (Dagster drops them)
         assert {r.run_key for r in again.run_requests} <= {r.run_key for r in tick.run_requests}
         instance.add_dynamic_partitions(cdr_file_partitions.name, [r.partition_key for r in tick.run_requests])
-        ok = dg.materialize([livevox_cdr], partition_key=tick.run_requests[0].partition_key, instance=instance,
-                            resources=env["resources"], run_config=tick.run_requests[0].run_config)
+        ok = dg.materialize(
+            [livevox_cdr],
+            partition_key=tick.run_requests[0].partition_key,
+            instance=instance,
+            resources=env["resources"],
+            run_config=tick.run_requests[0].run_config,
+        )
         loaded = meta(ok, "calls__livevox_cdr")
-        assert (loaded["rows"], loaded["inserted"], loaded["test_accounts_skipped"], loaded["rejected"]) == (12, 12, 1, 1)
+        assert (loaded["rows"], loaded["inserted"], loaded["test_accounts_skipped"], loaded["rejected"]) == (
+            12,
+            12,
+            1,
+            1,
+        )
         assert not ok.get_asset_check_evaluations()[0].passed
-        twice = dg.materialize([livevox_cdr], partition_key=tick.run_requests[0].partition_key, instance=instance,
-                               resources=env["resources"])
+        twice = dg.materialize(
+            [livevox_cdr],
+            partition_key=tick.run_requests[0].partition_key,
+            instance=instance,
+            resources=env["resources"],
+        )
         assert (meta(twice, "calls__livevox_cdr")["inserted"], meta(twice, "calls__livevox_cdr")["updated"]) == (0, 12)
-        bad = dg.materialize([livevox_cdr], partition_key=tick.run_requests[1].partition_key, instance=instance,
-                             resources=env["resources"], raise_on_error=False)
+        bad = dg.materialize(
+            [livevox_cdr],
+            partition_key=tick.run_requests[1].partition_key,
+            instance=instance,
+            resources=env["resources"],
+            raise_on_error=False,
+        )
     assert not bad.success
     failure = next(e for e in bad.all_events if e.event_type_value == "STEP_FAILURE")
     text = failure.step_failure_data.error.message

@@ -37,16 +37,31 @@ def make_calls(n, **over):
 def run(store, engine, urls, key, s, *, budget_left=None, run_id=None, clock=None, wrap=None):
     meter = WarehouseMeter(engine)
     van = VanResource(api_keys=f"MI={key}", base_url=urls.van_url, requests_per_second=500, max_retries=6)
-    client = van.client("MI", db_mode=1, daily_request_budget=s.budget_for("MI"), meter=meter,
-                               budget_spent=lambda: meter.spent_today("van", "MI"))
+    client = van.client(
+        "MI",
+        db_mode=1,
+        daily_request_budget=s.budget_for("MI"),
+        meter=meter,
+        budget_spent=lambda: meter.spent_today("van", "MI"),
+    )
     client.http.backoff_base = 0.01
     client = wrap(client) if wrap else client
     run_id = run_id or uuid.uuid4().hex
     cand = s.candidate("c1")
     allowance = budget_left if budget_left is not None else s.budget_for("MI") - meter.spent_today("van", "MI")
     kwargs = {"clock": clock} if clock else {}
-    result = sync_day(store=store, settings=s, candidate=cand, day=DAY, run_id=run_id, allowance=allowance,
-                      client=client, ledger_factory=ledger_factory(engine, run_id), csv_sink=Sink(), **kwargs)
+    result = sync_day(
+        store=store,
+        settings=s,
+        candidate=cand,
+        day=DAY,
+        run_id=run_id,
+        allowance=allowance,
+        client=client,
+        ledger_factory=ledger_factory(engine, run_id),
+        csv_sink=Sink(),
+        **kwargs,
+    )
     meter.flush()
     return result, meter
 
@@ -111,7 +126,7 @@ def test_faults_and_a_crash_mid_run_end_in_one_final_state_without_duplicates(st
     calls = make_calls(64)
     store.insert_many(calls)
     cand = s.candidate("c1")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     crashed = Ledger(engine, CANVASS_SYNC, "c1", "crashed-run")
     with SandboxServer(fault_rate=0.2, seed=11, with_s3=False) as server:
         van_calls = [c for c in calls if logic.plan_call(c, cand).route == logic.TO_VAN]
@@ -120,8 +135,9 @@ def test_faults_and_a_crash_mid_run_end_in_one_final_state_without_duplicates(st
         for i, c in enumerate(van_calls[:8]):  # the crashed run's claims: i < 4 were posted before the kill
             d = logic.plan_call(c, cand)
             first = now - (dt.timedelta(hours=2) if i in (0, 4) else dt.timedelta(minutes=5))
-            store.set_status(c["id"], [None], "in_progress", set_fields={"claimed_by": "crashed-run",
-                                                                         "sync_attempted_at": first})
+            store.set_status(
+                c["id"], [None], "in_progress", set_fields={"claimed_by": "crashed-run", "sync_attempted_at": first}
+            )
             op = Op(c["id"], "post", d.payload)
             crashed.mark_in_flight(c["id"], "post", "changed-config" if i == 7 else op.payload_hash)
             if i < 4:
@@ -183,7 +199,7 @@ def test_operator_reset_resends_an_unknown_outcome_once(store, engine, sandbox, 
     s = settings("full")
     store.insert_many(make_calls(2))
     ledger = Ledger(engine, CANVASS_SYNC, "c1", "crashed")
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
     store.set_status("call00000", [None], "in_progress", set_fields={"sync_attempted_at": old})
     ledger.mark_in_flight("call00000", "post", "x")
     run(store, engine, sandbox.urls, api_key, s)

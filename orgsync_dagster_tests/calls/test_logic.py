@@ -13,17 +13,20 @@ def test_repo_config_loads_two_demo_candidates():
     assert s.budget_for("MI") == 1000
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"strategy": "sometimes"}, "strategy must be one of"),
-    ({"van_instance": None}, "van_instance is required"),
-    ({"van_instance": "XX"}, "not in van_instances"),
-    ({"timezone": "Mars/Olympus"}, "unknown time zone"),
-    ({"van_mode": "other"}, "van_mode must be"),
-    ({"results": {"busy": {"sync_to_van": "yes"}}}, "must be true or false"),
-    ({"results": {"busy": {"colour": 1}}}, "unknown setting"),
-    ({"results": {"Busy": {}, "busy ": {}}}, "listed twice"),
-    ({"results": {"busy": {"responses": [[1]]}}}, "surveyQuestionId, surveyResponseId"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"strategy": "sometimes"}, "strategy must be one of"),
+        ({"van_instance": None}, "van_instance is required"),
+        ({"van_instance": "XX"}, "not in van_instances"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"van_mode": "other"}, "van_mode must be"),
+        ({"results": {"busy": {"sync_to_van": "yes"}}}, "must be true or false"),
+        ({"results": {"busy": {"colour": 1}}}, "unknown setting"),
+        ({"results": {"Busy": {}, "busy ": {}}}, "listed twice"),
+        ({"results": {"busy": {"responses": [[1]]}}}, "surveyQuestionId, surveyResponseId"),
+    ],
+)
 def test_bad_config_is_refused_with_a_clear_message(change, message):
     cand = {"district": "d1", "van_instance": "MI", "strategy": "full", **change}
     with pytest.raises(CallsConfigError, match=message):
@@ -36,7 +39,7 @@ def test_normalize_result_drops_case_spaces_and_parenthetical():
 
 def test_day_window_is_the_local_day_across_dst():
     start, end = logic.day_window("2026-03-08", "America/Chicago")  # spring forward: 23 hours
-    assert start == dt.datetime(2026, 3, 8, 6, tzinfo=dt.timezone.utc)
+    assert start == dt.datetime(2026, 3, 8, 6, tzinfo=dt.UTC)
     assert end - start == dt.timedelta(hours=23)
 
 
@@ -106,7 +109,7 @@ def test_full_strategy_keeps_the_earliest_calls():
 
 
 def test_resend_only_inside_vans_matching_window():
-    now = dt.datetime(2026, 3, 6, 12, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 3, 6, 12, tzinfo=dt.UTC)
     assert logic.resend_allowed(now - dt.timedelta(minutes=10), now)
     assert not logic.resend_allowed(now - dt.timedelta(minutes=55), now)
     assert not logic.resend_allowed(None, now)

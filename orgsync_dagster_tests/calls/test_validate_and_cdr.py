@@ -8,8 +8,12 @@ from orgsync_dagster_tests.calls.helpers import settings
 
 def reference():
     ref = van_seed.build_reference_data()
-    return {**ref, "result_codes": [r for r in ref["result_codes"] if 1 in r["contactTypeIds"]],
-            "instance": "MI", "mode": 1}
+    return {
+        **ref,
+        "result_codes": [r for r in ref["result_codes"] if 1 in r["contactTypeIds"]],
+        "instance": "MI",
+        "mode": 1,
+    }
 
 
 def test_repo_candidates_are_valid_against_the_sandbox():
@@ -53,8 +57,10 @@ def test_configure_text_lists_copyable_ids():
     assert "[109149, 465468]  Strong Support" in text and "18917: Volunteer" in text and "17: Left Message" in text
 
 
-HEADER = "id,account_number,first_name,last_name,phone_dialed,call_connect_time,call_start_time,call_finish_time," \
-         "caller_login,result,campaign_id\n"
+HEADER = (
+    "id,account_number,first_name,last_name,phone_dialed,call_connect_time,call_start_time,call_finish_time,"
+    "caller_login,result,campaign_id\n"
+)
 
 
 def parse(text: str):
@@ -62,9 +68,11 @@ def parse(text: str):
 
 
 def test_cdr_rows_become_call_documents():
-    rows = parse(HEADER + '1,MO01-van-100001,Pat,Doe,3145550100,03/05/2026 10:00:05,03/05/2026 10:00:00,'
-                          '03/05/2026 10:02:00,caller1,"Agent - Strong Support (3)",7\n'
-                          "2,mo01-van-,Al,Bo,3145550101,,11/01/2026 01:30:00,,c,Mystery,7\n")
+    rows = parse(
+        HEADER + "1,MO01-van-100001,Pat,Doe,3145550100,03/05/2026 10:00:05,03/05/2026 10:00:00,"
+        '03/05/2026 10:02:00,caller1,"Agent - Strong Support (3)",7\n'
+        "2,mo01-van-,Al,Bo,3145550101,,11/01/2026 01:30:00,,c,Mystery,7\n"
+    )
     good, no_voter = rows
     f = good.set_fields
     assert (f["district"], f["voter_id"], f["full_on_screen_result"]) == ("mo01", "100001", "strong support")
@@ -76,11 +84,13 @@ def test_cdr_rows_become_call_documents():
 
 
 def test_cdr_bad_rows_are_rejected_or_flagged_never_dropped():
-    rows = parse(HEADER + "1,TEST123-van-5,T,T,1,,03/05/2026 10:00:00,,c,Busy,7\n"
-                          "2,nodashes,A,B,1,,03/05/2026 10:00:00,,c,Busy,7\n"
-                          ",mo01-van-1,A,B,1,,03/05/2026 10:00:00,,c,Busy,7\n"
-                          "4,mo01-van-1,A,B\n"
-                          "5,mo01-van-100005,A,B,1,,yesterday-ish,,c,Busy,7\n")
+    rows = parse(
+        HEADER + "1,TEST123-van-5,T,T,1,,03/05/2026 10:00:00,,c,Busy,7\n"
+        "2,nodashes,A,B,1,,03/05/2026 10:00:00,,c,Busy,7\n"
+        ",mo01-van-1,A,B,1,,03/05/2026 10:00:00,,c,Busy,7\n"
+        "4,mo01-van-1,A,B\n"
+        "5,mo01-van-100005,A,B,1,,yesterday-ish,,c,Busy,7\n"
+    )
     test, bad_account, no_id, short, bad_time = rows
     assert test.skipped_test
     assert "district>-<system>-<voterId>" in bad_account.error
@@ -90,11 +100,14 @@ def test_cdr_bad_rows_are_rejected_or_flagged_never_dropped():
     assert "malformed call_start_time" in bad_time.on_insert["error"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"),
-    ("name,email\nPat,p@example.org\n", "missing column(s) id, account_number, call_start_time, result"),
-    ("77,mo01-van-100001,Pat,Doe,3145550100,,03/05/2026 10:00:00,,c,Busy,7\n", "looks like data"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("name,email\nPat,p@example.org\n", "missing column(s) id, account_number, call_start_time, result"),
+        ("77,mo01-van-100001,Pat,Doe,3145550100,,03/05/2026 10:00:00,,c,Busy,7\n", "looks like data"),
+    ],
+)
 def test_a_file_that_is_not_a_cdr_export_is_refused_before_loading(text, message):
     with pytest.raises(cdr.CdrFormatError, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
         parse(text)

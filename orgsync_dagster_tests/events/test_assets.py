@@ -19,13 +19,26 @@ ASSETS = [ak_events_source, actionkit_events, van_events_mirror, van_event_sync]
 
 
 def eligible_events(n, state="MI", start_id=5000):
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    return [{
-        "id": start_id + i, "campaign_id": 1 + i % 2, "title": f"Event {i}", "venue": f"Hall {i % 7}",
-        "address1": f"{100 + i % 7} Main St", "city": "Detroit", "state": state, "zip": "48201", "country": "US",
-        "starts_at_utc": now + dt.timedelta(days=2 + i % 20), "ends_at_utc": None, "timezone": "America/Detroit",
-        "status": "active", "host_is_confirmed": 1,
-    } for i in range(n)]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return [
+        {
+            "id": start_id + i,
+            "campaign_id": 1 + i % 2,
+            "title": f"Event {i}",
+            "venue": f"Hall {i % 7}",
+            "address1": f"{100 + i % 7} Main St",
+            "city": "Detroit",
+            "state": state,
+            "zip": "48201",
+            "country": "US",
+            "starts_at_utc": now + dt.timedelta(days=2 + i % 20),
+            "ends_at_utc": None,
+            "timezone": "America/Detroit",
+            "status": "active",
+            "host_is_confirmed": 1,
+        }
+        for i in range(n)
+    ]
 
 
 def resources(pg_url, van_url, keys, rps=500.0):
@@ -37,7 +50,11 @@ def resources(pg_url, van_url, keys, rps=500.0):
 
 def sync(instance, res, partition, dry_run=False):
     return dg.materialize(
-        ASSETS, partition_key=partition, resources=res, instance=instance, raise_on_error=False,
+        ASSETS,
+        partition_key=partition,
+        resources=res,
+        instance=instance,
+        raise_on_error=False,
         run_config={"ops": {"van__event_sync": {"config": {"dry_run": dry_run}}}},
     )
 
@@ -106,7 +123,9 @@ def test_dry_run_shows_plan_and_cost_and_sends_nothing(engine, pg_url, sandbox, 
     assert van_events_in_sandbox(sandbox, api_key) == []
 
 
-def test_missing_event_type_is_a_clear_failed_check_and_others_sync(engine, pg_url, dagster_instance, api_key, monkeypatch, tmp_path):
+def test_missing_event_type_is_a_clear_failed_check_and_others_sync(
+    engine, pg_url, dagster_instance, api_key, monkeypatch, tmp_path
+):
     config = tmp_path / "orgsync.yaml"
     config.write_text("van: {instances: [MI, WI]}\nevents:\n  event_type_campaigns: {Barnstorm: [1], Town Hall: [2]}\n")
     monkeypatch.setenv("ORGSYNC_CONFIG", str(config))
@@ -141,8 +160,9 @@ def test_with_injected_faults_every_event_exists_exactly_once(engine, pg_url, da
     seed_actionkit_events(engine, rows)
     with SandboxServer(fault_rate=0.2, seed=11, with_s3=False) as srv:
         res = resources(pg_url, srv.urls.van_url, {"MI": api_key, "WI": api_key})
-        res["van"] = VanResource(api_keys=json.dumps({"MI": api_key}), base_url=srv.urls.van_url,
-                                 requests_per_second=500, max_retries=8)
+        res["van"] = VanResource(
+            api_keys=json.dumps({"MI": api_key}), base_url=srv.urls.van_url, requests_per_second=500, max_retries=8
+        )
         for _ in range(3):  # a run may fail on an exhausted retry; the next one completes the job
             result = sync(dagster_instance, res, "MI")
             if result.success and meta(result, "van__event_sync")["failed"] == 0:
@@ -159,8 +179,12 @@ def test_with_injected_faults_every_event_exists_exactly_once(engine, pg_url, da
 def test_daily_budget_stops_sending_and_says_so(engine, pg_url, sandbox, dagster_instance, api_key):
     seed_actionkit_events(engine, eligible_events(10))
     res = resources(pg_url, sandbox.urls.van_url, {"MI": api_key, "WI": api_key})
-    res["van"] = VanResource(api_keys=json.dumps({"MI": api_key}), base_url=sandbox.urls.van_url,
-                             requests_per_second=500, daily_request_budget=6)
+    res["van"] = VanResource(
+        api_keys=json.dumps({"MI": api_key}),
+        base_url=sandbox.urls.van_url,
+        requests_per_second=500,
+        daily_request_budget=6,
+    )
     result = sync(dagster_instance, res, "MI")
     m = meta(result, "van__event_sync")
     # export spent 2 (types + one page); 4 left: (location + create) x 2 — each event has its own venue —
@@ -171,7 +195,9 @@ def test_daily_budget_stops_sending_and_says_so(engine, pg_url, sandbox, dagster
     assert not check.passed
 
 
-def test_event_cancelled_in_actionkit_is_cancelled_in_van_with_one_patch(engine, pg_url, sandbox, dagster_instance, api_key):
+def test_event_cancelled_in_actionkit_is_cancelled_in_van_with_one_patch(
+    engine, pg_url, sandbox, dagster_instance, api_key
+):
     rows = eligible_events(3)
     seed_actionkit_events(engine, rows)
     res = resources(pg_url, sandbox.urls.van_url, {"MI": api_key, "WI": api_key})

@@ -3,20 +3,39 @@ import datetime as dt
 from orgsync_dagster.events import logic
 from orgsync_dagster.events.seed import sample_events
 
-NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
 SETTINGS = logic.EventsSettings(event_type_campaigns={"Barnstorm": [1], "Canvass": [2]}, instances=["MI", "WI"])
 TYPES = [
-    {"eventTypeId": 10, "name": "Barnstorm", "roles": [{"roleId": 1, "name": "Host"}, {"roleId": 2, "name": "Participant"},
-                                                       {"roleId": 3, "name": "Canvasser"}]},
+    {
+        "eventTypeId": 10,
+        "name": "Barnstorm",
+        "roles": [
+            {"roleId": 1, "name": "Host"},
+            {"roleId": 2, "name": "Participant"},
+            {"roleId": 3, "name": "Canvasser"},
+        ],
+    },
     {"eventTypeId": 11, "name": "Canvass", "roles": [{"roleId": 1, "name": "Host"}]},
 ]
 
 
 def ak(**kw):
-    row = {"id": 5, "title": "Kickoff", "venue": "Union Hall", "address1": "1 Main St", "city": "Detroit", "state": "MI",
-           "zip": "48201", "country": "United States", "starts_at_utc": dt.datetime(2026, 12, 1, 23, 0),
-           "ends_at_utc": None, "timezone": "America/Detroit", "status": "active", "host_is_confirmed": 1,
-           "campaign_id": 1}
+    row = {
+        "id": 5,
+        "title": "Kickoff",
+        "venue": "Union Hall",
+        "address1": "1 Main St",
+        "city": "Detroit",
+        "state": "MI",
+        "zip": "48201",
+        "country": "United States",
+        "starts_at_utc": dt.datetime(2026, 12, 1, 23, 0),
+        "ends_at_utc": None,
+        "timezone": "America/Detroit",
+        "status": "active",
+        "host_is_confirmed": 1,
+        "campaign_id": 1,
+    }
     row.update(kw)
     return row
 
@@ -29,8 +48,11 @@ def test_eligible_event_keeps_its_timezone_and_defaults_to_one_hour():
 
 
 def test_ineligible_reasons_are_all_listed():
-    v = logic.validate_event(ak(host_is_confirmed=0, status="cancelled", campaign_id=9, state="OH",
-                                starts_at_utc=dt.datetime(2026, 1, 1)), SETTINGS, NOW)
+    v = logic.validate_event(
+        ak(host_is_confirmed=0, status="cancelled", campaign_id=9, state="OH", starts_at_utc=dt.datetime(2026, 1, 1)),
+        SETTINGS,
+        NOW,
+    )
     assert not v.eligible and not v.quarantined
     for part in ("host not confirmed", "status is cancelled", "campaign 9", "already started", "state OH"):
         assert part in v.reason
@@ -63,9 +85,16 @@ def _validated(rows):
 def test_plan_creates_missing_updates_changed_and_counts_requests():
     rows = [ak(id=1), ak(id=2), ak(id=3, venue="Other place")]
     validated = _validated(rows)
-    mirror = {2: {"van_event_id": 900, "title": "Kickoff",
-                  "starts_at": dt.datetime(2026, 12, 1, 23, tzinfo=dt.timezone.utc),
-                  "ends_at": dt.datetime(2026, 12, 2, 0, tzinfo=dt.timezone.utc), "venue": "Union Hall", "raw": {}}}
+    mirror = {
+        2: {
+            "van_event_id": 900,
+            "title": "Kickoff",
+            "starts_at": dt.datetime(2026, 12, 1, 23, tzinfo=dt.UTC),
+            "ends_at": dt.datetime(2026, 12, 2, 0, tzinfo=dt.UTC),
+            "venue": "Union Hall",
+            "raw": {},
+        }
+    }
     plan = logic.plan_instance(validated, mirror, TYPES, SETTINGS, known_locations=set())
     assert [(o.key, o.action) for o in plan.ops] == [("1", "create"), ("3", "create")]
     assert plan.unchanged == 1 and plan.new_locations == 2
@@ -112,7 +141,7 @@ def test_settings_reject_bad_maps():
 
 
 def test_sample_data_covers_every_branch():
-    vs = [logic.validate_event(r, SETTINGS, dt.datetime.now(dt.timezone.utc)) for r in sample_events(40)]
+    vs = [logic.validate_event(r, SETTINGS, dt.datetime.now(dt.UTC)) for r in sample_events(40)]
     assert sum(v.eligible for v in vs) > 15 and any(v.quarantined for v in vs)
     assert any(v.reason and "host not confirmed" in v.reason for v in vs)
 

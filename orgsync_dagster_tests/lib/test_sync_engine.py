@@ -17,7 +17,9 @@ class FakeTarget:
     def __init__(self, fail=None):
         self.remote: dict[str, dict] = {}
         self.sent: list[str] = []
-        self.fail = dict(fail or {})  # key -> list of behaviours: "uncertain_applied", "uncertain_lost", "400", "budget"
+        self.fail = dict(
+            fail or {}
+        )  # key -> list of behaviours: "uncertain_applied", "uncertain_lost", "400", "budget"
         self.reconcile_calls = 0
         self.lock = threading.Lock()
 
@@ -105,8 +107,12 @@ def test_failures_are_recorded_and_retried_next_run(engine):
     r2 = run(engine, t, ops(2), run_id="r2")
     assert r2.succeeded["create"] == 1 and r2.skipped_done == 1
     with engine.connect() as conn:
-        outcomes = [row.outcome for row in conn.execute(
-            sa.select(sync_attempts.c.outcome).where(sync_attempts.c.record_key == "0").order_by(sync_attempts.c.id))]
+        outcomes = [
+            row.outcome
+            for row in conn.execute(
+                sa.select(sync_attempts.c.outcome).where(sync_attempts.c.record_key == "0").order_by(sync_attempts.c.id)
+            )
+        ]
     assert outcomes == ["failed", "succeeded"]
 
 
@@ -123,5 +129,7 @@ def test_concurrent_apply_records_each_op_once(engine):
     assert r.ok and r.succeeded["create"] == 100 and len(t.remote) == 100
     with engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(sync_ledger)).scalar_one()
-        inflight = conn.execute(sa.select(sa.func.count()).select_from(sync_ledger).where(sync_ledger.c.status == IN_FLIGHT)).scalar_one()
+        inflight = conn.execute(
+            sa.select(sa.func.count()).select_from(sync_ledger).where(sync_ledger.c.status == IN_FLIGHT)
+        ).scalar_one()
     assert n == 100 and inflight == 0

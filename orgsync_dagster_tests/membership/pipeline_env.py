@@ -32,10 +32,19 @@ class Env:
         self.sandbox, self.pg_url, self.api_key, self.instance = sandbox, pg_url, api_key, instance
         self.bucket = f"orgsync-test-{uuid.uuid4().hex[:10]}"
         monkeypatch.setenv("ORGSYNC_S3_BUCKET", self.bucket)
-        self.s3 = S3Resource(endpoint_url=sandbox.urls.s3_endpoint_url, region_name="us-east-1",
-                             aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-        self.client = boto3.client("s3", endpoint_url=sandbox.urls.s3_endpoint_url, region_name="us-east-1",
-                                   aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+        self.s3 = S3Resource(
+            endpoint_url=sandbox.urls.s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=sandbox.urls.s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
         self.client.create_bucket(Bucket=self.bucket)
         self.slack = RecordingSlack()
         self.engine = engine_for(pg_url)
@@ -49,8 +58,9 @@ class Env:
         return {
             "warehouse": WarehouseResource(url=self.pg_url),
             "s3": self.s3,
-            "action_network": ActionNetworkResource(api_key=self.api_key, base_url=self.sandbox.urls.action_network_url,
-                                                    requests_per_second=rps),
+            "action_network": ActionNetworkResource(
+                api_key=self.api_key, base_url=self.sandbox.urls.action_network_url, requests_per_second=rps
+            ),
             "slack": self.slack,
         }
 
@@ -65,8 +75,12 @@ class Env:
 
     def run(self, partition_key: str, *, tags: dict | None = None, assets=None, run_config: dict | None = None):
         return dg.materialize(
-            assets or [membership_snapshot, membership_diff, membership_sync], partition_key=partition_key,
-            resources=self.resources(), instance=self.instance, tags=tags, run_config=run_config,
+            assets or [membership_snapshot, membership_diff, membership_sync],
+            partition_key=partition_key,
+            resources=self.resources(),
+            instance=self.instance,
+            tags=tags,
+            run_config=run_config,
             raise_on_error=False,
         )
 
@@ -101,6 +115,8 @@ def failure_message(result) -> str:
         if e.event_type_value != "STEP_FAILURE":
             continue
         data = e.step_failure_data
-        out.append((data.user_failure_data.description if data.user_failure_data else "")
-                   or (data.error.message if data.error else ""))
+        out.append(
+            (data.user_failure_data.description if data.user_failure_data else "")
+            or (data.error.message if data.error else "")
+        )
     return " ".join(out)

@@ -4,7 +4,11 @@ import pytest
 
 from orgsync_dagster.membership import samples, store
 from orgsync_dagster.membership.assets import (
-    GUARD_CHECK, QUARANTINE_CHECK, SNAPSHOT_KEY, SYNC_KEY, membership_snapshot,
+    GUARD_CHECK,
+    QUARANTINE_CHECK,
+    SNAPSHOT_KEY,
+    SYNC_KEY,
+    membership_snapshot,
 )
 
 from .pipeline_env import check_result, failure_message, mat_meta
@@ -23,7 +27,10 @@ REJECTED = {
     "missing key column": ("nokey.csv", _no_email_column(), "key column 'email' not found"),
     "email without attachment": ("bare.eml", samples.to_eml([]), "has no attachment"),
     "email with two attachments": (
-        "two.eml", samples.to_eml([("a.csv", CSV), ("b.zip", samples.to_zip(CSV))]), "2 CSV/ZIP attachments"),
+        "two.eml",
+        samples.to_eml([("a.csv", CSV), ("b.zip", samples.to_zip(CSV))]),
+        "2 CSV/ZIP attachments",
+    ),
     "corrupt zip": ("broken.zip", samples.to_zip(CSV)[:-40], "corrupt ZIP"),
 }
 
@@ -48,8 +55,10 @@ def test_unusable_export_fails_clearly_and_keeps_the_raw_input(env, case):
 
 QUARANTINED = {
     "duplicate keys": (ROWS + [dict(ROWS[3], first_name="Dupe")], {"duplicate_key": 1}),
-    "bad emails": ([dict(r, email="not-an-email") if i in (1, 5) else r for i, r in enumerate(ROWS)],
-                   {"invalid_email": 2}),
+    "bad emails": (
+        [dict(r, email="not-an-email") if i in (1, 5) else r for i, r in enumerate(ROWS)],
+        {"invalid_email": 2},
+    ),
 }
 
 
@@ -66,8 +75,10 @@ def test_unusable_rows_are_quarantined_and_counted(env, case):
     stored = store.get_export(env.engine, pk)
     assert stored["rows_quarantined"] == sum(counts.values()) and _kept(env, pk) == data
     with env.engine.connect() as conn:
-        reasons = [r.reason for r in conn.execute(store.quarantine_rows.select().where(
-            store.quarantine_rows.c.partition_key == pk))]
+        reasons = [
+            r.reason
+            for r in conn.execute(store.quarantine_rows.select().where(store.quarantine_rows.c.partition_key == pk))
+        ]
     assert sorted(reasons) == sorted(r for r, n in counts.items() for _ in range(n))
 
 
@@ -94,7 +105,8 @@ def test_ten_times_smaller_export_is_blocked_until_approved(env):
     assert any("waiting for approval" in m for m in env.slack.messages)
     assert _kept(env, pk2) == samples.to_csv(big[:5])
     # a person approves: the push runs
-    r3 = env.run(pk2, run_config={"ops": {"membership__diff": {"config": {"decision": "approve",
-                                                                            "decided_by": "Rosa"}}}})
+    r3 = env.run(
+        pk2, run_config={"ops": {"membership__diff": {"config": {"decision": "approve", "decided_by": "Rosa"}}}}
+    )
     assert r3.success and "approved by Rosa" in check_result(r3, GUARD_CHECK).description
     assert mat_meta(r3, SYNC_KEY)["lapsed_in_action_network"] == 45

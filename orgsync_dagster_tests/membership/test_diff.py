@@ -21,10 +21,7 @@ def _exp(body: str, header: str = HEADER):
 
 
 OLDER = _exp(
-    "1,a@x.org,Ann,Lee,02111,red\n"
-    "2,b@x.org,Bob,Ng,02139,blue\n"
-    "3,c@x.org,Cy,Oh,,green\n"
-    "4,d@x.org,Di,Po,02143,\n"
+    "1,a@x.org,Ann,Lee,02111,red\n2,b@x.org,Bob,Ng,02139,blue\n3,c@x.org,Cy,Oh,,green\n4,d@x.org,Di,Po,02143,\n"
 )
 NEWER = _exp(
     "2,B@X.org,Bob,Ng,02139,purple\n"  # only an unmapped extra column changed -> unchanged
@@ -49,7 +46,11 @@ def test_basic_classification():
     assert r.lapsed_fraction == 0.25
     sf = r.status_frame()
     assert dict(zip(sf["email"].to_list(), sf["status"].cast(pl.String).to_list())) == {
-        "a@x.org": "lapsed", "b@x.org": "unchanged", "c@x.org": "updated", "d@x.org": "unchanged", "e@x.org": "new",
+        "a@x.org": "lapsed",
+        "b@x.org": "unchanged",
+        "c@x.org": "updated",
+        "d@x.org": "unchanged",
+        "e@x.org": "new",
     }
     assert r.sample["new"][0]["email"] == "e@x.org"
     assert r.older_info["rows_ok"] == 4

@@ -12,10 +12,11 @@ from .pipeline_env import failure_message, mat_meta
 
 def test_export_order_skips_failed_and_rejected_exports(fast_pg_url):
     engine = engine_for(fast_pg_url)
-    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     for i, (pk, status) in enumerate([("a", "loaded"), ("b", "failed"), ("c", "loaded"), ("d", "loaded")]):
-        store.record_export(engine, pk, bucket="x", s3_key=f"k/{pk}", last_modified=t0 + dt.timedelta(days=i),
-                            status=status)
+        store.record_export(
+            engine, pk, bucket="x", s3_key=f"k/{pk}", last_modified=t0 + dt.timedelta(days=i), status=status
+        )
     store.record_export(engine, "e", bucket="x", s3_key="k/e", last_modified=t0 + dt.timedelta(days=3), status="loaded")
     assert [r["partition_key"] for r in store.loaded_exports_before(engine, "d")] == ["c", "a"]
     assert store.loaded_exports_before(engine, "e")[0]["partition_key"] == "d"  # same second: key order
@@ -28,13 +29,17 @@ def test_guard_thresholds_and_decisions():
     kw = dict(max_lapsed_share=0.05, max_shrink_share=0.05, partition_key="w47")
     assert evaluate_guard(older_rows=100, newer_rows=100, lapsed=5, **kw).passed  # 5% is the limit, not over it
     blocked = evaluate_guard(older_rows=100, newer_rows=100, lapsed=6, **kw)
-    assert not blocked.passed and "6 of 100 members lapsed" in blocked.description and "decided_by" in blocked.description
+    assert (
+        not blocked.passed and "6 of 100 members lapsed" in blocked.description and "decided_by" in blocked.description
+    )
     shrunk = evaluate_guard(older_rows=100, newer_rows=90, lapsed=0, **kw)
     assert not shrunk.passed and "shrank from 100 to 90" in shrunk.description
-    assert evaluate_guard(older_rows=100, newer_rows=10, lapsed=90, decision={"decision": "approve", "decided_by": "Ann"},
-                          **kw).passed
-    assert not evaluate_guard(older_rows=100, newer_rows=100, lapsed=0, decision={"decision": "reject",
-                                                                                   "decided_by": "Ann"}, **kw).passed
+    assert evaluate_guard(
+        older_rows=100, newer_rows=10, lapsed=90, decision={"decision": "approve", "decided_by": "Ann"}, **kw
+    ).passed
+    assert not evaluate_guard(
+        older_rows=100, newer_rows=100, lapsed=0, decision={"decision": "reject", "decided_by": "Ann"}, **kw
+    ).passed
     assert evaluate_guard(older_rows=0, newer_rows=10, lapsed=0, **kw).passed
 
 

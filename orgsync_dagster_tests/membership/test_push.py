@@ -17,8 +17,9 @@ from .pipeline_env import mat_meta
 
 
 def client(sandbox, key, rps=200.0):
-    return ActionNetworkResource(api_key=key, base_url=sandbox.urls.action_network_url,
-                                 requests_per_second=rps).client()
+    return ActionNetworkResource(
+        api_key=key, base_url=sandbox.urls.action_network_url, requests_per_second=rps
+    ).client()
 
 
 def test_lapse_writes_only_to_people_action_network_has(sandbox, fast_pg_url, api_key):
@@ -27,9 +28,13 @@ def test_lapse_writes_only_to_people_action_network_has(sandbox, fast_pg_url, ap
     seed_pushed(engine, sandbox.action_network, api_key, pushed)  # our earlier push: receipts in the ledger
     db = sandbox.action_network.database(api_key)
     db.signup({"person": person_from_row(samples.member(3))})  # added to Action Network by someone else
-    ops = plan_push(key_column="email", new_rows=[], updated_rows=[],
-                    lapsed_rows=[samples.member(i) for i in range(5)],
-                    person_ids={r["email"]: db.find_by_email(r["email"]).id for r in pushed}).ops
+    ops = plan_push(
+        key_column="email",
+        new_rows=[],
+        updated_rows=[],
+        lapsed_rows=[samples.member(i) for i in range(5)],
+        person_ids={r["email"]: db.find_by_email(r["email"]).id for r in pushed},
+    ).ops
     before = sandbox.action_network.stats(api_key)
     report, outcome = run_push(engine, client(sandbox, api_key), ops, scope="default", run_id="r1", concurrency=4)
     after = sandbox.action_network.stats(api_key)
@@ -37,8 +42,10 @@ def test_lapse_writes_only_to_people_action_network_has(sandbox, fast_pg_url, ap
     assert after["puts"] - before["puts"] == 4  # one write each for the 4 people Action Network has
     assert after["gets"] - before["gets"] == 2  # a lookup only for the 2 without a receipt
     assert after["posts"] == before["posts"] and db.find_by_email(samples.member(4)["email"]) is None
-    flags = {p["email_addresses"][0]["address"]: p["custom_fields"]["is_member"]
-             for p in sandbox.action_network.dump(api_key)["people"]}
+    flags = {
+        p["email_addresses"][0]["address"]: p["custom_fields"]["is_member"]
+        for p in sandbox.action_network.dump(api_key)["people"]
+    }
     assert set(flags.values()) == {"False"} and len(flags) == 4
     # running the same plan again sends nothing
     _, again = run_push(engine, client(sandbox, api_key), ops, scope="default", run_id="r2", concurrency=4)

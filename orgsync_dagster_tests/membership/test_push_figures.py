@@ -28,8 +28,7 @@ def test_with_20_percent_faults_the_end_state_is_exact_and_writes_stay_under_1_1
 
 @pytest.mark.slow
 def test_killed_push_resumes_from_the_ledger(fast_pg_url, tmp_path):
-    out = bench.measure_kill(engine_for(fast_pg_url), fast_pg_url, PAIR, tmp_path, rps=20, latency_ms=50,
-                             kill_after=15)
+    out = bench.measure_kill(engine_for(fast_pg_url), fast_pg_url, PAIR, tmp_path, rps=20, latency_ms=50, kill_after=15)
     assert out["problems"] == []
     assert out["resume_exit"] == 0 and out["resume_already_done"] >= 15
     assert out["writes"] < 1.1 * CHANGES, out

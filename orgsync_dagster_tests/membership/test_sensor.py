@@ -25,7 +25,8 @@ def test_sensor_pages_through_new_exports_with_its_cursor(env):
     assert json.loads(first.cursor) == {"start_after": PREFIX + f"2026-11-{10 + cap - 1:02d}/export.csv"}
     second = env.sensor_tick(first.cursor)
     assert [r.tags[TAG_KEY] for r in second.run_requests] == [
-        PREFIX + f"2026-11-{10 + i:02d}/export.csv" for i in (cap, cap + 1)]
+        PREFIX + f"2026-11-{10 + i:02d}/export.csv" for i in (cap, cap + 1)
+    ]
     third = env.sensor_tick(second.cursor)
     assert not third.run_requests and third.cursor == json.dumps({"start_after": PREFIX + "2026-11-30/"})
     assert len(env.instance.get_dynamic_partitions(export_partitions.name)) == cap + 2

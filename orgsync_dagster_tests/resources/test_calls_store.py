@@ -19,14 +19,18 @@ def test_mongomock_state_persists_across_instances_with_the_same_uri():
 def test_claim_is_atomic_on_the_expected_status():
     s = store()
     s.insert_many([{"id": "1"}, {"id": "2", "sync_status": "finished"}])
-    t0 = dt.datetime(2026, 3, 5, 12, tzinfo=dt.timezone.utc)
-    claimed = s.set_status("1", [None], "in_progress", set_fields={"claimed_by": "r1"}, min_fields={"sync_attempted_at": t0})
+    t0 = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
+    claimed = s.set_status(
+        "1", [None], "in_progress", set_fields={"claimed_by": "r1"}, min_fields={"sync_attempted_at": t0}
+    )
     assert claimed["sync_status"] == "in_progress"
     assert s.set_status("1", [None], "in_progress") is None  # already claimed
     assert s.set_status("2", [None, "in_progress"], "in_progress") is None  # finished stays finished
     # a re-claim keeps the first attempt's time
-    again = s.set_status("1", [None, "in_progress"], "in_progress", min_fields={"sync_attempted_at": t0 + dt.timedelta(hours=1)})
-    assert again["sync_attempted_at"].replace(tzinfo=dt.timezone.utc) == t0
+    again = s.set_status(
+        "1", [None, "in_progress"], "in_progress", min_fields={"sync_attempted_at": t0 + dt.timedelta(hours=1)}
+    )
+    assert again["sync_attempted_at"].replace(tzinfo=dt.UTC) == t0
     s.set_status("1", ["in_progress"], None, unset=["sync_attempted_at"])
     assert "sync_attempted_at" not in s.get("1") and s.get("1")["sync_status"] is None
 
@@ -45,15 +49,26 @@ def test_upsert_by_call_id_never_touches_sync_state():
 
 def test_stream_day_query_status_filter_and_counts():
     s = store()
-    day = dt.datetime(2026, 3, 5, 6, tzinfo=dt.timezone.utc)
-    s.insert_many([
-        {"id": str(i), "district": "d", "timestamp": day + dt.timedelta(hours=i), "sync_status": st, "lv_result": "x"}
-        for i, st in enumerate([None, "unsynced", "finished", None])
-    ] + [{"id": "other", "district": "e", "timestamp": day}])
+    day = dt.datetime(2026, 3, 5, 6, tzinfo=dt.UTC)
+    s.insert_many(
+        [
+            {
+                "id": str(i),
+                "district": "d",
+                "timestamp": day + dt.timedelta(hours=i),
+                "sync_status": st,
+                "lv_result": "x",
+            }
+            for i, st in enumerate([None, "unsynced", "finished", None])
+        ]
+        + [{"id": "other", "district": "e", "timestamp": day}]
+    )
     q = s.day_query("d", day, day + dt.timedelta(hours=3), [None])
     assert [d["id"] for d in s.stream(q, {"id": 1}, sort=[("timestamp", -1)])] == ["1", "0"]
     assert s.set_status_many(["0", "1", "2"], [None], "ignored") == 2
-    counts = {r["sync_status"]: r["n"] for r in s.count_by(s.day_query("d", day, day + dt.timedelta(days=1)), ["sync_status"])}
+    counts = {
+        r["sync_status"]: r["n"] for r in s.count_by(s.day_query("d", day, day + dt.timedelta(days=1)), ["sync_status"])
+    }
     assert counts == {"ignored": 2, "finished": 1, None: 1}
 
 

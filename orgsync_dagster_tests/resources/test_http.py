@@ -4,7 +4,13 @@ import time
 import pytest
 
 from orgsync_dagster.resources.http import (
-    ApiError, BudgetExceeded, DailyBudget, HttpClient, TokenBucket, endpoint_template, parse_retry_after,
+    ApiError,
+    BudgetExceeded,
+    DailyBudget,
+    HttpClient,
+    TokenBucket,
+    endpoint_template,
+    parse_retry_after,
 )
 from orgsync_dagster_tests.scripted_server import ScriptedServer
 
@@ -70,7 +76,9 @@ def test_gives_up_after_max_retries():
 
 def test_4xx_error_body_is_readable_and_carries_no_secret():
     with ScriptedServer() as srv:
-        srv.answer(400, {"errors": [{"code": "INVALID_PARAMETER", "text": "'name' is required.", "properties": ["name"]}]})
+        srv.answer(
+            400, {"errors": [{"code": "INVALID_PARAMETER", "text": "'name' is required.", "properties": ["name"]}]}
+        )
         c, _ = client(srv.url)
         with pytest.raises(ApiError) as ei:
             c.request("POST", "events", json={"name": ""})

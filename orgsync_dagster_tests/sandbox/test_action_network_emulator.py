@@ -12,7 +12,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from orgsync_dagster.sandbox.action_network import ActionNetworkEmulator, parse_filter, ApiError
+from orgsync_dagster.sandbox.action_network import ActionNetworkEmulator, ApiError, parse_filter
 
 KEY = "group-key-1"
 
@@ -141,14 +141,26 @@ def test_unknown_route_and_wrong_method(http, base):
 # person signup helper
 # --------------------------------------------------------------------------------------------------
 def test_signup_creates_person_with_defaults(emulator, http, base):
-    r = signup(http, base, {
-        "given_name": "Jane", "family_name": "Doe",
-        "email_addresses": [{"address": "jane@x.org", "primary": True}],
-        "phone_numbers": [{"number": "(202) 555-0100"}],
-        "postal_addresses": [{"address_lines": ["1 Main St"], "locality": "Boston", "region": "MA",
-                              "postal_code": "02130", "country": "US"}],
-        "custom_fields": {"is_member": "True"},
-    })
+    r = signup(
+        http,
+        base,
+        {
+            "given_name": "Jane",
+            "family_name": "Doe",
+            "email_addresses": [{"address": "jane@x.org", "primary": True}],
+            "phone_numbers": [{"number": "(202) 555-0100"}],
+            "postal_addresses": [
+                {
+                    "address_lines": ["1 Main St"],
+                    "locality": "Boston",
+                    "region": "MA",
+                    "postal_code": "02130",
+                    "country": "US",
+                }
+            ],
+            "custom_fields": {"is_member": "True"},
+        },
+    )
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("application/hal+json")
     p = r.json()
@@ -167,10 +179,12 @@ def test_signup_creates_person_with_defaults(emulator, http, base):
 
 
 def test_signup_updates_existing_person_matched_by_email_case_insensitively(emulator, http, base):
-    first = signup(http, base, {"given_name": "Jane", **email("Jane.Doe@Example.org"),
-                                "custom_fields": {"is_member": "True", "union": "yes"}}).json()
-    second = signup(http, base, {**email("jane.doe@example.ORG"),
-                                 "custom_fields": {"is_member": "False"}}).json()
+    first = signup(
+        http,
+        base,
+        {"given_name": "Jane", **email("Jane.Doe@Example.org"), "custom_fields": {"is_member": "True", "union": "yes"}},
+    ).json()
+    second = signup(http, base, {**email("jane.doe@example.ORG"), "custom_fields": {"is_member": "False"}}).json()
     assert second["identifiers"] == first["identifiers"]
     assert second["created_date"] == first["created_date"]
     assert second["modified_date"] != second["created_date"]  # clients infer "updated" from this
@@ -187,18 +201,22 @@ def test_email_status_rules(http, base):
     assert p["email_addresses"][0]["status"] == "unsubscribed"
     # re-posting without a status leaves it alone; read-only statuses are ignored
     assert signup(http, base, email("u@x.org")).json()["email_addresses"][0]["status"] == "unsubscribed"
-    assert signup(http, base, email("u@x.org", status="bouncing")).json()["email_addresses"][0]["status"] \
-        == "unsubscribed"
-    assert signup(http, base, email("u@x.org", status="subscribed")).json()["email_addresses"][0]["status"] \
-        == "subscribed"
+    assert (
+        signup(http, base, email("u@x.org", status="bouncing")).json()["email_addresses"][0]["status"] == "unsubscribed"
+    )
+    assert (
+        signup(http, base, email("u@x.org", status="subscribed")).json()["email_addresses"][0]["status"] == "subscribed"
+    )
     # a "bouncing" status on a new person is ignored -> subscribed
-    assert signup(http, base, email("n@x.org", status="bouncing")).json()["email_addresses"][0]["status"] \
-        == "subscribed"
+    assert (
+        signup(http, base, email("n@x.org", status="bouncing")).json()["email_addresses"][0]["status"] == "subscribed"
+    )
 
 
 def test_mobile_status_rules(http, base):
-    p = signup(http, base, {**email("m@x.org"), "phone_numbers": [{"number": "12025550101",
-                                                                   "status": "subscribed"}]}).json()
+    p = signup(
+        http, base, {**email("m@x.org"), "phone_numbers": [{"number": "12025550101", "status": "subscribed"}]}
+    ).json()
     assert p["phone_numbers"][0]["status"] == "subscribed"
     p = signup(http, base, {**email("m@x.org"), "phone_numbers": [{"number": "2025550101"}]}).json()
     assert p["phone_numbers"][0]["status"] == "subscribed"  # same number, no status -> unchanged
@@ -218,21 +236,33 @@ def test_signup_matches_by_phone_when_no_email(emulator, http, base):
 
 def test_phone_moves_to_new_person_or_merges_phone_only_record():
     emu, c = local_client(seed_tags=["volunteer"])
-    a = c.post("/api/v2/people/", headers=H, json={"person": {**email("a@x.org"),
-               "phone_numbers": [{"number": "2025550111"}]}}).json
-    b = c.post("/api/v2/people/", headers=H, json={"person": {**email("b@x.org"),
-               "phone_numbers": [{"number": "2025550111"}]}}).json
+    a = c.post(
+        "/api/v2/people/", headers=H, json={"person": {**email("a@x.org"), "phone_numbers": [{"number": "2025550111"}]}}
+    ).json
+    b = c.post(
+        "/api/v2/people/", headers=H, json={"person": {**email("b@x.org"), "phone_numbers": [{"number": "2025550111"}]}}
+    ).json
     assert a["identifiers"] != b["identifiers"]
     people = {p["email_addresses"][0]["address"]: p for p in emu.dump(KEY)["people"]}
     assert people["a@x.org"]["phone_numbers"] == []
     assert people["b@x.org"]["phone_numbers"][0]["number"] == "12025550111"
 
     # phone-only record + existing e-mail person posting that phone -> one merged record
-    c.post("/api/v2/people/", headers=H, json={"person": {"phone_numbers": [{"number": "2025550199",
-           "status": "subscribed"}], "custom_fields": {"shift": "am"}}, "add_tags": ["volunteer"]})
+    c.post(
+        "/api/v2/people/",
+        headers=H,
+        json={
+            "person": {
+                "phone_numbers": [{"number": "2025550199", "status": "subscribed"}],
+                "custom_fields": {"shift": "am"},
+            },
+            "add_tags": ["volunteer"],
+        },
+    )
     assert len(emu.dump(KEY)["people"]) == 3
-    merged = c.post("/api/v2/people/", headers=H, json={"person": {**email("a@x.org"),
-                    "phone_numbers": [{"number": "2025550199"}]}}).json
+    merged = c.post(
+        "/api/v2/people/", headers=H, json={"person": {**email("a@x.org"), "phone_numbers": [{"number": "2025550199"}]}}
+    ).json
     assert merged["identifiers"] == a["identifiers"]
     assert merged["custom_fields"] == {"shift": "am"}
     assert merged["phone_numbers"][0]["status"] == "subscribed"
@@ -275,15 +305,19 @@ def test_invalid_json_body_is_400(emulator, http, base):
 
 
 def test_background_request_returns_empty_body_and_applies(emulator, http, base):
-    r = http.post(base + "people/?background_request=true",
-                  json={"person": {**email("bg@x.org"), "custom_fields": {"is_member": "True"}}}, timeout=10)
+    r = http.post(
+        base + "people/?background_request=true",
+        json={"person": {**email("bg@x.org"), "custom_fields": {"is_member": "True"}}},
+        timeout=10,
+    )
     assert r.status_code == 200
     assert r.json() == {}
     people = emulator.dump(KEY)["people"]
     assert len(people) == 1 and people[0]["custom_fields"] == {"is_member": "True"}
     pid = people[0]["id"]
-    r = http.put(f"{base}people/{pid}?background_request=true",
-                 json={"custom_fields": {"is_member": "False"}}, timeout=10)
+    r = http.put(
+        f"{base}people/{pid}?background_request=true", json={"custom_fields": {"is_member": "False"}}, timeout=10
+    )
     assert r.status_code == 200 and r.json() == {}
     assert emulator.dump(KEY)["people"][0]["custom_fields"] == {"is_member": "False"}
     assert emulator.stats(KEY)["background_requests"] == 2
@@ -326,18 +360,30 @@ def test_get_person_and_404(http, base):
 
 
 def test_put_is_an_upsert_with_custom_field_merge(emulator, http, base):
-    p = signup(http, base, {"given_name": "Lapsed", "family_name": "Member", **email("l@x.org"),
-                            "custom_fields": {"is_member": "True", "branch": "north"}}).json()
+    p = signup(
+        http,
+        base,
+        {
+            "given_name": "Lapsed",
+            "family_name": "Member",
+            **email("l@x.org"),
+            "custom_fields": {"is_member": "True", "branch": "north"},
+        },
+    ).json()
     pid = p["identifiers"][0].split(":", 1)[1]
-    r = http.put(f"{base}people/{pid}", json={"email_addresses": [{"address": "l@x.org"}],
-                                               "custom_fields": {"is_member": "False"}}, timeout=10)
+    r = http.put(
+        f"{base}people/{pid}",
+        json={"email_addresses": [{"address": "l@x.org"}], "custom_fields": {"is_member": "False"}},
+        timeout=10,
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["custom_fields"] == {"is_member": "False", "branch": "north"}
     assert body["given_name"] == "Lapsed" and body["family_name"] == "Member"
     # explicit null removes
-    body = http.put(f"{base}people/{pid}", json={"family_name": None, "custom_fields": {"branch": None}},
-                    timeout=10).json()
+    body = http.put(
+        f"{base}people/{pid}", json={"family_name": None, "custom_fields": {"branch": None}}, timeout=10
+    ).json()
     assert "family_name" not in body and body["custom_fields"] == {"is_member": "False"}
     assert http.put(f"{base}people/{pid}", json={"custom_fields": {"x": 1}}, timeout=10).status_code == 400
     s = emulator.stats(KEY)
@@ -363,8 +409,11 @@ def test_put_requires_email_quirk_is_optional():
     r = c.put(f"/api/v2/people/{pid}", headers=H, json={"custom_fields": {"is_member": "False"}})
     assert r.status_code == 500 and "error" in r.json
     assert emu.dump(KEY)["people"][0]["custom_fields"] == {}
-    r = c.put(f"/api/v2/people/{pid}", headers=H, json={"email_addresses": [{"address": "q@x.org"}],
-                                                         "custom_fields": {"is_member": "False"}})
+    r = c.put(
+        f"/api/v2/people/{pid}",
+        headers=H,
+        json={"email_addresses": [{"address": "q@x.org"}], "custom_fields": {"is_member": "False"}},
+    )
     assert r.status_code == 200 and r.json["custom_fields"] == {"is_member": "False"}
 
 
@@ -407,9 +456,17 @@ def test_people_paging_25_per_page_next_always_present(emulator, http, base):
 
 
 def test_filters_over_http(http, base):
-    signup(http, base, {"given_name": "Ann", "family_name": "Ox", **email("Ann@x.org"),
-                        "phone_numbers": [{"number": "2025550177"}],
-                        "postal_addresses": [{"region": "NY", "postal_code": "10001"}]})
+    signup(
+        http,
+        base,
+        {
+            "given_name": "Ann",
+            "family_name": "Ox",
+            **email("Ann@x.org"),
+            "phone_numbers": [{"number": "2025550177"}],
+            "postal_addresses": [{"region": "NY", "postal_code": "10001"}],
+        },
+    )
     b = signup(http, base, {"given_name": "Bo", "family_name": "Ox", **email("bo@x.org")}).json()
 
     def names(flt):
@@ -477,7 +534,9 @@ def test_malformed_filter_is_400(http, base, flt):
 def test_parse_filter_unit():
     assert parse_filter("email_address eq 'o''brien@x.org'") == [("email_address", "eq", "o'brien@x.org")]
     assert parse_filter("modified_date GT '2026-01-01' AND given_name eq 'A'") == [
-        ("modified_date", "gt", "2026-01-01"), ("given_name", "eq", "A")]
+        ("modified_date", "gt", "2026-01-01"),
+        ("given_name", "eq", "A"),
+    ]
     with pytest.raises(ApiError) as err:
         parse_filter("nope")
     assert err.value.status == 400
@@ -507,8 +566,16 @@ def test_seed_people_is_deterministic_and_dump_is_json():
     assert [t["name"] for t in da["tags"]] == ["member"]
     json.dumps(da)  # JSON-able
     assert set(da) == {"people", "tags", "custom_fields", "stats"}
-    assert set(da["people"][0]) >= {"id", "identifiers", "email_addresses", "phone_numbers", "custom_fields",
-                                    "created_date", "modified_date", "tags"}
+    assert set(da["people"][0]) >= {
+        "id",
+        "identifiers",
+        "email_addresses",
+        "phone_numbers",
+        "custom_fields",
+        "created_date",
+        "modified_date",
+        "tags",
+    }
     assert ActionNetworkEmulator().dump("k")["people"] == []
 
 
@@ -527,9 +594,11 @@ def test_concurrent_signups_are_safe(emulator, base):
         with requests.Session() as s:
             s.headers["OSDI-API-Token"] = KEY
             for i in range(25):
-                r = s.post(base + "people/", json={"person": {**email(f"w{n}-{i}@x.org"),
-                                                              "custom_fields": {"is_member": "True"}}},
-                           timeout=10)
+                r = s.post(
+                    base + "people/",
+                    json={"person": {**email(f"w{n}-{i}@x.org"), "custom_fields": {"is_member": "True"}}},
+                    timeout=10,
+                )
                 if r.status_code != 200:
                     errors.append(r.text)
                 # and everyone hammers one shared address
@@ -562,8 +631,13 @@ def test_parsons_action_network_against_emulator(emulator, base):
     an.api_url = base.rstrip("/")
     an.api.uri = base
 
-    created = an.upsert_person(email_address="Member@X.org", given_name="Mem", family_name="Ber",
-                               mobile_number="617-555-0142", is_member="True")
+    created = an.upsert_person(
+        email_address="Member@X.org",
+        given_name="Mem",
+        family_name="Ber",
+        mobile_number="617-555-0142",
+        is_member="True",
+    )
     assert created["created_date"] == created["modified_date"]
     updated = an.upsert_person(email_address="member@x.org", is_member="False")
     assert updated["identifiers"] == created["identifiers"]

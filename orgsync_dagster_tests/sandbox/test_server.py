@@ -29,8 +29,13 @@ def test_routes_admin_and_s3(sandbox, api_key):
     r = van_get(urls.van_url, api_key)
     assert r.status_code == 401 and "errors" in r.json()
     assert requests.get(f"{base}nowhere", timeout=10).status_code == 404
-    s3 = boto3.client("s3", endpoint_url=urls.s3_endpoint_url, region_name="us-east-1",
-                      aws_access_key_id="x", aws_secret_access_key="x")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=urls.s3_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     s3.create_bucket(Bucket="probe")
     s3.put_object(Bucket="probe", Key="a.csv", Body=b"email\n")
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="probe")["Contents"]] == ["a.csv"]
@@ -58,8 +63,9 @@ def test_faults_500_and_drop_happen_after_processing(api_key):
         for i in range(80):
             body = {"name": f"Loc {i}", "address": {"zipOrPostalCode": f"{48000 + i}"}}
             try:
-                r = requests.post(srv.urls.van_url + "locations/findOrCreate", json=body,
-                                  auth=("app", f"{api_key}|1"), timeout=10)
+                r = requests.post(
+                    srv.urls.van_url + "locations/findOrCreate", json=body, auth=("app", f"{api_key}|1"), timeout=10
+                )
             except requests.ConnectionError:
                 seen["drop"] += 1
                 continue
@@ -88,7 +94,10 @@ def test_bad_fault_rate_rejected():
 def test_cli_prints_one_json_line_and_stops_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "orgsync_dagster.cli", "sandbox", "--port", "0", "--fault-rate", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         line = proc.stdout.readline()
@@ -105,6 +114,10 @@ def test_cli_prints_one_json_line_and_stops_on_sigterm():
 
 
 def test_cli_rejects_bad_fault_rate():
-    r = subprocess.run([sys.executable, "-m", "orgsync_dagster.cli", "sandbox", "--fault-rate", "2"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "orgsync_dagster.cli", "sandbox", "--fault-rate", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "fault-rate" in r.stderr and "Traceback" not in r.stderr

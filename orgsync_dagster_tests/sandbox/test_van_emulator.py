@@ -7,7 +7,7 @@ import math
 import threading
 import uuid
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -69,11 +69,13 @@ class Van:
 
     # domain helpers
     def location(self, name="Campaign HQ", zip_code="65806", line1=None, city="Springfield"):
-        r = self.post("locations/findOrCreate", {
-            "name": name,
-            "address": {"addressLine1": line1, "city": city, "stateOrProvince": "MO",
-                        "zipOrPostalCode": zip_code},
-        })
+        r = self.post(
+            "locations/findOrCreate",
+            {
+                "name": name,
+                "address": {"addressLine1": line1, "city": city, "stateOrProvince": "MO", "zipOrPostalCode": zip_code},
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -164,8 +166,7 @@ def test_unknown_paths_methods_and_bodies(van):
     assert "POST" in r.headers["Allow"]
     r = van.s.post(van.url("events"), data="name=x", headers={"Content-Type": "text/plain"}, timeout=5)
     assert_error(r, 415)
-    r = van.s.post(van.url("events"), data="{not json", headers={"Content-Type": "application/json"},
-                   timeout=5)
+    r = van.s.post(van.url("events"), data="{not json", headers={"Content-Type": "application/json"}, timeout=5)
     assert_error(r, 400, "INVALID_PARAMETER")
     assert_error(van.s.post(van.url("events"), timeout=5), 400, "INVALID_PARAMETER")
     # query names and paths are case-insensitive like VAN; trailing slash tolerated
@@ -183,12 +184,24 @@ def test_paging_follows_next_page_link(server, van):
         for i in range(total):
             event_id = db.next_id("event")
             db.events[event_id] = {
-                "eventId": event_id, "name": f"Phone bank {i}", "shortName": f"PB{i}",
-                "description": None, "startDate": "2026-10-06T18:00:00-05:00",
-                "endDate": "2026-10-06T20:00:00-05:00", "eventTypeId": PHONE_BANK,
-                "isOnlyEditableByCreatingUser": False, "isPubliclyViewable": None, "locationIds": [],
-                "roleIds": [HOST], "shifts": [], "codes": [], "notes": [], "districtFieldValue": None,
-                "dotNetTimeZoneId": None, "createdDate": "2026-01-01T00:00:00Z", "isActive": True,
+                "eventId": event_id,
+                "name": f"Phone bank {i}",
+                "shortName": f"PB{i}",
+                "description": None,
+                "startDate": "2026-10-06T18:00:00-05:00",
+                "endDate": "2026-10-06T20:00:00-05:00",
+                "eventTypeId": PHONE_BANK,
+                "isOnlyEditableByCreatingUser": False,
+                "isPubliclyViewable": None,
+                "locationIds": [],
+                "roleIds": [HOST],
+                "shifts": [],
+                "codes": [],
+                "notes": [],
+                "districtFieldValue": None,
+                "dotNetTimeZoneId": None,
+                "createdDate": "2026-01-01T00:00:00Z",
+                "isActive": True,
             }
     default_page = van.get("events").json()
     assert len(default_page["items"]) == 10 and default_page["count"] == total
@@ -238,9 +251,14 @@ def test_people_search_paging_defaults(van):
 # ---------------------------------------------------------------------------------------------
 def test_create_event_201_location_and_expand(van):
     loc = van.location()
-    r = van.post("events", event_body(eventType={"eventTypeId": BARNSTORM},
-                                      roles=[{"roleId": HOST}, {"roleId": PARTICIPANT}],
-                                      locations=[{"locationId": loc}]))
+    r = van.post(
+        "events",
+        event_body(
+            eventType={"eventTypeId": BARNSTORM},
+            roles=[{"roleId": HOST}, {"roleId": PARTICIPANT}],
+            locations=[{"locationId": loc}],
+        ),
+    )
     assert r.status_code == 201
     event_id = r.json()
     assert isinstance(event_id, int)
@@ -273,10 +291,17 @@ def test_create_event_201_location_and_expand(van):
         ({"roles": [{"roleId": 111690}]}, "roles[0].roleId"),
         ({"locations": [{"locationId": 987654}]}, "locations[0].locationId"),
         ({"eventType": {"eventTypeId": BARNSTORM}, "roles": [{"roleId": HOST}]}, "locations"),
-        ({"eventType": {"eventTypeId": MEETING}, "roles": [{"roleId": HOST}], "shifts": [
-            {"name": "A", "startTime": "2026-10-05T18:00:00-05:00", "endTime": "2026-10-05T19:00:00-05:00"},
-            {"name": "B", "startTime": "2026-10-05T19:00:00-05:00", "endTime": "2026-10-05T20:00:00-05:00"},
-        ]}, "shifts"),
+        (
+            {
+                "eventType": {"eventTypeId": MEETING},
+                "roles": [{"roleId": HOST}],
+                "shifts": [
+                    {"name": "A", "startTime": "2026-10-05T18:00:00-05:00", "endTime": "2026-10-05T19:00:00-05:00"},
+                    {"name": "B", "startTime": "2026-10-05T19:00:00-05:00", "endTime": "2026-10-05T20:00:00-05:00"},
+                ],
+            },
+            "shifts",
+        ),
     ],
 )
 def test_create_event_validation(van, overrides, prop):
@@ -292,8 +317,10 @@ def test_event_update_patch_delete_and_shifts(van):
     event_id = van.event(shifts=shifts)
     event = van.get(f"events/{event_id}", **{"$expand": "shifts,roles"}).json()
     assert [s["name"] for s in event["shifts"]] == ["Early", "Late"]
-    r = van.post(f"events/{event_id}/shifts", {"name": "Night", "startTime": "2026-10-05T20:00:00-05:00",
-                                               "endTime": "2026-10-05T21:00:00-05:00"})
+    r = van.post(
+        f"events/{event_id}/shifts",
+        {"name": "Night", "startTime": "2026-10-05T20:00:00-05:00", "endTime": "2026-10-05T21:00:00-05:00"},
+    )
     assert r.status_code == 201 and isinstance(r.json(), int)
 
     event["name"] = "Renamed phone bank"
@@ -357,8 +384,9 @@ def test_location_find_or_create_matching(van):
     street = van.location("Church", "64105", line1="100 Grand Ave", city="Kansas City")
     assert van.location("Church basement", "64105", line1="100 grand ave", city="Kansas City") == street
 
-    r = van.post("locations/findOrCreate", {"name": "Library", "address": {"city": "Columbia",
-                                                                           "stateOrProvince": "MO"}})
+    r = van.post(
+        "locations/findOrCreate", {"name": "Library", "address": {"city": "Columbia", "stateOrProvince": "MO"}}
+    )
     assert r.status_code == 201 and r.headers["Location"].endswith(f"/v4/locations/{no_zip}")
     assert_error(van.post("locations/findOrCreate", {"name": "x" * 51}), 400, "INVALID_PARAMETER", "name")
     assert_error(van.post("locations/findOrCreate", {"address": {"city": "X"}}), 400, prop="name")
@@ -377,17 +405,23 @@ def test_location_find_or_create_matching(van):
 # ---------------------------------------------------------------------------------------------
 def signup_body(van_id, event_id, shift_id, role_id, status_id=1, location_id=None):
     return {
-        "person": {"vanId": van_id}, "event": {"eventId": event_id},
-        "shift": {"eventShiftId": shift_id}, "role": {"roleId": role_id},
-        "status": {"statusId": status_id}, "location": {"locationId": location_id},
+        "person": {"vanId": van_id},
+        "event": {"eventId": event_id},
+        "shift": {"eventShiftId": shift_id},
+        "role": {"roleId": role_id},
+        "status": {"statusId": status_id},
+        "location": {"locationId": location_id},
     }
 
 
 def test_signup_upsert_semantics(server, van):
     emu, _ = server
     loc = van.location()
-    event_id = van.event(eventType={"eventTypeId": CANVASS}, roles=[{"roleId": HOST}, {"roleId": PARTICIPANT}],
-                         locations=[{"locationId": loc}])
+    event_id = van.event(
+        eventType={"eventTypeId": CANVASS},
+        roles=[{"roleId": HOST}, {"roleId": PARTICIPANT}],
+        locations=[{"locationId": loc}],
+    )
     shift_id = van.get(f"events/{event_id}", **{"$expand": "shifts"}).json()["shifts"][0]["eventShiftId"]
     vid = SEED_PERSON["vanId"]
     first = van.post("signups", signup_body(vid, event_id, shift_id, PARTICIPANT, 1, loc))
@@ -419,16 +453,15 @@ def test_signup_upsert_semantics(server, van):
     assert len(generated) == 3 and all(c["inputTypeId"] == 11 for c in generated)
 
     # validation
-    assert_error(van.post("signups", signup_body(vid, event_id, shift_id, PARTICIPANT, 29, loc)), 400,
-                 prop="status.statusId")  # Texted is not a Canvass status
-    assert_error(van.post("signups", signup_body(vid, event_id, shift_id, 111691, 1, loc)), 400,
-                 prop="role.roleId")
-    assert_error(van.post("signups", signup_body(vid, event_id, 1, PARTICIPANT, 1, loc)), 400,
-                 prop="shift.eventShiftId")
-    assert_error(van.post("signups", signup_body(vid, event_id, shift_id, PARTICIPANT, 1)), 400,
-                 prop="location")
-    assert_error(van.post("signups", signup_body(1, event_id, shift_id, PARTICIPANT, 1, loc)), 400,
-                 prop="person.vanId")
+    assert_error(
+        van.post("signups", signup_body(vid, event_id, shift_id, PARTICIPANT, 29, loc)), 400, prop="status.statusId"
+    )  # Texted is not a Canvass status
+    assert_error(van.post("signups", signup_body(vid, event_id, shift_id, 111691, 1, loc)), 400, prop="role.roleId")
+    assert_error(
+        van.post("signups", signup_body(vid, event_id, 1, PARTICIPANT, 1, loc)), 400, prop="shift.eventShiftId"
+    )
+    assert_error(van.post("signups", signup_body(vid, event_id, shift_id, PARTICIPANT, 1)), 400, prop="location")
+    assert_error(van.post("signups", signup_body(1, event_id, shift_id, PARTICIPANT, 1, loc)), 400, prop="person.vanId")
     assert_error(van.get("signups"), 400, "INVALID_PARAMETER")
     assert_error(van.get("signups", eventId=999999), 404)
     assert_error(van.get("signups", vanId=1), 404)
@@ -450,25 +483,45 @@ def test_signup_statuses(van):
 # ---------------------------------------------------------------------------------------------
 def test_people_find_and_find_or_create(van):
     email = SEED_PERSON["emails"][0]["email"]
-    r = van.post("people/find", {"firstName": SEED_PERSON["firstName"].upper(),
-                                 "lastName": SEED_PERSON["lastName"], "emails": [{"email": email}]},
-                 allow_redirects=False)
+    r = van.post(
+        "people/find",
+        {
+            "firstName": SEED_PERSON["firstName"].upper(),
+            "lastName": SEED_PERSON["lastName"],
+            "emails": [{"email": email}],
+        },
+        allow_redirects=False,
+    )
     assert r.status_code == 302
     assert r.json() == {"vanId": SEED_PERSON["vanId"], "status": "Matched"}
     assert r.headers["Location"].endswith(f"/v4/people/{SEED_PERSON['vanId']}")
     phone = SEED_PERSON["phones"][0]["phoneNumber"]
-    r = van.post("people/find", {"firstName": SEED_PERSON["firstName"], "lastName": SEED_PERSON["lastName"],
-                                 "phones": [{"phoneNumber": f"1-{phone[:3]}-{phone[3:6]}-{phone[6:]}"}]},
-                 allow_redirects=False)
+    r = van.post(
+        "people/find",
+        {
+            "firstName": SEED_PERSON["firstName"],
+            "lastName": SEED_PERSON["lastName"],
+            "phones": [{"phoneNumber": f"1-{phone[:3]}-{phone[3:6]}-{phone[6:]}"}],
+        },
+        allow_redirects=False,
+    )
     assert r.status_code == 302 and r.json()["vanId"] == SEED_PERSON["vanId"]
     followed = van.post("people/find", {"emails": [{"email": email}]})  # requests follows with GET
     assert followed.status_code == 200 and followed.json()["vanId"] == SEED_PERSON["vanId"]
-    assert_error(van.post("people/find", {"firstName": "Nobody", "lastName": "Here",
-                                          "emails": [{"email": "nobody@example.net"}]}), 404)
+    assert_error(
+        van.post(
+            "people/find", {"firstName": "Nobody", "lastName": "Here", "emails": [{"email": "nobody@example.net"}]}
+        ),
+        404,
+    )
     assert_error(van.post("people/find", {"firstName": "Only", "lastName": "Names"}), 400)
 
-    new = {"firstName": "Ada", "lastName": "Lovelace", "emails": [{"email": "ada@example.net"}],
-           "phones": [{"phoneNumber": "3145550199", "phoneType": "C"}]}
+    new = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "emails": [{"email": "ada@example.net"}],
+        "phones": [{"phoneNumber": "3145550199", "phoneType": "C"}],
+    }
     created = van.post("people/findOrCreate", new, allow_redirects=False)
     assert created.status_code == 201 and created.json()["status"] == "UnmatchedStored"
     van_id = created.json()["vanId"]
@@ -478,9 +531,11 @@ def test_people_find_and_find_or_create(van):
     # not enough to match -> always creates
     loose = van.post("people/findOrCreate", {"firstName": "Ada", "lastName": "Lovelace"}, allow_redirects=False)
     assert loose.status_code == 201 and loose.json()["vanId"] != van_id
-    assert_error(van.post("people/findOrCreate", {"firstName": "Bad", "lastName": "Phone",
-                                                  "phones": [{"phoneNumber": "12"}]}),
-                 400, prop="phones[0].phoneNumber")
+    assert_error(
+        van.post("people/findOrCreate", {"firstName": "Bad", "lastName": "Phone", "phones": [{"phoneNumber": "12"}]}),
+        400,
+        prop="phones[0].phoneNumber",
+    )
 
     person = van.get(f"people/{van_id}", **{"$expand": "phones,emails"}).json()
     assert person["middleName"] == "King" and person["addresses"] is None
@@ -489,8 +544,11 @@ def test_people_find_and_find_or_create(van):
     assert seeded["phones"] is None and seeded["firstName"] == SEED_PERSON["firstName"]
     assert van.get(f"people/vanid:{SEED_PERSON['vanId']}").status_code == 200
     assert_error(van.get("people/99"), 404)
-    upd = van.post(f"people/{van_id}", {"addresses": [{"addressLine1": "1 Loop Rd", "zipOrPostalCode": "63104"}]},
-                   allow_redirects=False)
+    upd = van.post(
+        f"people/{van_id}",
+        {"addresses": [{"addressLine1": "1 Loop Rd", "zipOrPostalCode": "63104"}]},
+        allow_redirects=False,
+    )
     assert upd.status_code == 302
     assert van.get(f"people/{van_id}", **{"$expand": "addresses"}).json()["addresses"][0]["addressLine1"] == "1 Loop Rd"
 
@@ -509,9 +567,15 @@ def test_seed_people_are_deterministic():
 # Canvass responses
 # ---------------------------------------------------------------------------------------------
 def canvass(result_code=None, responses=None, contact_type=1, **ctx):
-    body = {"canvassContext": {"contactTypeId": contact_type, "inputTypeId": 11,
-                               "dateCanvassed": "2026-10-05T12:00:00-05:00", **ctx},
-            "resultCodeId": result_code}
+    body = {
+        "canvassContext": {
+            "contactTypeId": contact_type,
+            "inputTypeId": 11,
+            "dateCanvassed": "2026-10-05T12:00:00-05:00",
+            **ctx,
+        },
+        "resultCodeId": result_code,
+    }
     if responses is not None:
         body["responses"] = responses
     return body
@@ -526,8 +590,12 @@ def test_canvass_response_validation(server, van):
     path = f"people/{vid}/canvassResponses"
     phone_id = SEED_PERSON["phones"][0]["phoneId"]
     assert van.post(path, canvass(18, phoneId=phone_id)).status_code == 204
-    assert van.post(path, canvass(None, SURVEY + [{"type": "ActivistCode", "activistCodeId": 18917,
-                                                   "action": "Apply"}])).status_code == 204
+    assert (
+        van.post(
+            path, canvass(None, SURVEY + [{"type": "ActivistCode", "activistCodeId": 18917, "action": "Apply"}])
+        ).status_code
+        == 204
+    )
     assert van.post(path, canvass(130, contact_type=37, phone={"phoneNumber": "3145550100"})).status_code == 204
     stored = [c for c in emu.dump(van.key)["canvass_responses"] if c["source"] == "api"]
     assert [c["resultCodeId"] for c in stored] == [18, None, 130]
@@ -542,8 +610,7 @@ def test_canvass_response_validation(server, van):
     assert_error(van.post(path, canvass(19, contact_type=1)), 400, prop="resultCodeId")  # Not Home by phone
     assert_error(van.post(path, canvass(18, contact_type=999)), 400, prop="canvassContext.contactTypeId")
     assert_error(van.post(path, canvass(18, inputTypeId=999)), 400, prop="canvassContext.inputTypeId")
-    assert_error(van.post(path, canvass(18, dateCanvassed="yesterday-ish")), 400,
-                 prop="canvassContext.dateCanvassed")
+    assert_error(van.post(path, canvass(18, dateCanvassed="yesterday-ish")), 400, prop="canvassContext.dateCanvassed")
     assert_error(van.post(path, canvass(18, phoneId=1)), 400, prop="canvassContext.phoneId")
     bad = [{"type": "SurveyResponse", "surveyQuestionId": 109149, "surveyResponseId": 465473}]
     assert_error(van.post(path, canvass(None, bad)), 400, "INVALID_PARAMETER", "responses[0].surveyResponseId")
@@ -557,7 +624,7 @@ def test_canvass_response_validation(server, van):
 
 
 def test_canvass_response_sixty_minute_dedup():
-    now = [datetime(2026, 10, 5, 17, 0, tzinfo=timezone.utc)]
+    now = [datetime(2026, 10, 5, 17, 0, tzinfo=UTC)]
     emu = VanEmulator(seed_people=3, clock=lambda: now[0])
     client = Client(emu)
     headers = {"Authorization": "Basic " + base64.b64encode(b"app:dedup|1").decode()}
@@ -632,11 +699,19 @@ def test_parsons_van_client_against_emulator(server):
 
     loc = van.create_location("Campaign HQ", "123 Main St", None, "Springfield", "MO", "65806")
     assert van.create_location("Campaign HQ", "123 Main St", None, "Springfield", "MO", "65806") == loc
-    event_id = van.create_event("Barnstorm", "AK1", "2026-10-05T18:00:00-05:00", "2026-10-05T20:00:00-05:00",
-                                BARNSTORM, [HOST, PARTICIPANT], location_ids=[loc])
+    event_id = van.create_event(
+        "Barnstorm",
+        "AK1",
+        "2026-10-05T18:00:00-05:00",
+        "2026-10-05T20:00:00-05:00",
+        BARNSTORM,
+        [HOST, PARTICIPANT],
+        location_ids=[loc],
+    )
     for i in range(55):
-        van.create_event(f"Phone bank {i}", f"PB{i}", "2026-10-06T18:00:00-05:00",
-                         "2026-10-06T20:00:00-05:00", PHONE_BANK, [HOST])
+        van.create_event(
+            f"Phone bank {i}", f"PB{i}", "2026-10-06T18:00:00-05:00", "2026-10-06T20:00:00-05:00", PHONE_BANK, [HOST]
+        )
     events = van.get_events()
     assert events.num_rows == 56
     event = van.get_event(event_id)
@@ -664,9 +739,11 @@ def test_concurrent_writes_get_unique_ids(server, van):
     def worker(n):
         client = Van(van.base, van.key)
         for i in range(10):
-            r = client.post("people/findOrCreate", {"firstName": f"T{n}", "lastName": f"W{i}",
-                                                    "emails": [{"email": f"t{n}.w{i}@example.net"}]},
-                            allow_redirects=False)
+            r = client.post(
+                "people/findOrCreate",
+                {"firstName": f"T{n}", "lastName": f"W{i}", "emails": [{"email": f"t{n}.w{i}@example.net"}]},
+                allow_redirects=False,
+            )
             (results if r.status_code == 201 else errors).append(r.json())
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]

@@ -53,14 +53,16 @@ def day(settings) -> dt.date:
 
 
 def van_resource(sandbox, keys: dict[str, str]) -> VanResource:
-    return VanResource(api_keys=json.dumps(keys), base_url=sandbox.urls.van_url, requests_per_second=1000,
-                       max_retries=1)
+    return VanResource(
+        api_keys=json.dumps(keys), base_url=sandbox.urls.van_url, requests_per_second=1000, max_retries=1
+    )
 
 
 @pytest.fixture
 def make_client(sandbox, api_key):
     def make(instance: str = "MI", key: str | None = None):
         return van_resource(sandbox, {instance: key or api_key}).client(instance)
+
     return make
 
 

@@ -34,21 +34,33 @@ def test_export_costs_one_list_request_per_page(engine, make_client, settings):
     signups_per_event = {}
     for i in range(56):
         two_shifts = i == 0
-        body = {"name": f"Phone bank {i}", "eventType": {"eventTypeId": PHONE_BANK},
-                "startDate": _at(tomorrow, 9, settings), "endDate": _at(tomorrow, 17, settings),
-                "roles": [{"roleId": PHONE_BANKER}],
-                "shifts": [{"name": "AM", "startTime": _at(tomorrow, 9, settings),
-                            "endTime": _at(tomorrow, 12, settings)}]
-                + ([{"name": "PM", "startTime": _at(tomorrow, 13, settings), "endTime": _at(tomorrow, 17, settings)}]
-                   if two_shifts else [])}
+        body = {
+            "name": f"Phone bank {i}",
+            "eventType": {"eventTypeId": PHONE_BANK},
+            "startDate": _at(tomorrow, 9, settings),
+            "endDate": _at(tomorrow, 17, settings),
+            "roles": [{"roleId": PHONE_BANKER}],
+            "shifts": [{"name": "AM", "startTime": _at(tomorrow, 9, settings), "endTime": _at(tomorrow, 12, settings)}]
+            + (
+                [{"name": "PM", "startTime": _at(tomorrow, 13, settings), "endTime": _at(tomorrow, 17, settings)}]
+                if two_shifts
+                else []
+            ),
+        }
         event_id = client.create_event(body)
         shifts = client.get_event(event_id, expand=("shifts",))["shifts"]
         people = range(101) if two_shifts else range(i % 3)
         for shift in shifts:
             for p in people:
-                client.upsert_signup({"person": {"vanId": 100000 + p}, "event": {"eventId": event_id},
-                                      "shift": {"eventShiftId": shift["eventShiftId"]},
-                                      "role": {"roleId": PHONE_BANKER}, "status": {"statusId": SCHEDULED}})
+                client.upsert_signup(
+                    {
+                        "person": {"vanId": 100000 + p},
+                        "event": {"eventId": event_id},
+                        "shift": {"eventShiftId": shift["eventShiftId"]},
+                        "role": {"roleId": PHONE_BANKER},
+                        "status": {"statusId": SCHEDULED},
+                    }
+                )
         signups_per_event[event_id] = len(people) * len(shifts)
     assert signups_per_event[min(signups_per_event)] == 202
 

@@ -11,22 +11,40 @@ from orgsync_dagster.resources.http import ApiError
 from orgsync_dagster.shifts import logic, metrics, nightly
 from orgsync_dagster.shifts.settings import NO_OFFICE, ShiftsSettings
 
-S = ShiftsSettings.from_config({"timezone": "America/Chicago", "status_aliases": {
-    "Same Day Confirmed": "Confirmed", "In": "Completed", "Left Message": "Left Msg"},
-    "offices": {"Rural staging A": "R4F - Rural"}})
+S = ShiftsSettings.from_config(
+    {
+        "timezone": "America/Chicago",
+        "status_aliases": {"Same Day Confirmed": "Confirmed", "In": "Completed", "Left Message": "Left Msg"},
+        "offices": {"Rural staging A": "R4F - Rural"},
+    }
+)
 CANVASS = 143857
-EVENT = {"eventId": 1001, "name": "Canvass", "startDate": "2026-03-10T10:00:00-05:00",
-         "eventType": {"eventTypeId": CANVASS, "name": "Canvass"},
-         "shifts": [{"eventShiftId": 7, "name": "Morning", "startTime": "2026-03-10T10:00:00-05:00",
-                     "endTime": "2026-03-10T13:00:00-05:00"}]}
+EVENT = {
+    "eventId": 1001,
+    "name": "Canvass",
+    "startDate": "2026-03-10T10:00:00-05:00",
+    "eventType": {"eventTypeId": CANVASS, "name": "Canvass"},
+    "shifts": [
+        {
+            "eventShiftId": 7,
+            "name": "Morning",
+            "startTime": "2026-03-10T10:00:00-05:00",
+            "endTime": "2026-03-10T13:00:00-05:00",
+        }
+    ],
+}
 KNOWN = {1: "Scheduled", 2: "Completed", 4: "Invited", 6: "No Show", 11: "Confirmed", 18: "Left Msg"}
 
 
 def signup(**over):
-    base = {"eventSignupId": 900, "person": {"vanId": 100001, "firstName": "Ann", "lastName": "Lee"},
-            "shift": {"eventShiftId": 7}, "role": {"roleId": 111690, "name": "Canvasser"},
-            "status": {"statusId": 4, "name": "Invited"},
-            "location": {"locationId": 201, "name": "R1A - North Side"}}
+    base = {
+        "eventSignupId": 900,
+        "person": {"vanId": 100001, "firstName": "Ann", "lastName": "Lee"},
+        "shift": {"eventShiftId": 7},
+        "role": {"roleId": 111690, "name": "Canvasser"},
+        "status": {"statusId": 4, "name": "Invited"},
+        "location": {"locationId": 201, "name": "R1A - North Side"},
+    }
     base.update(over)
     return base
 
@@ -47,7 +65,7 @@ def test_offices_regions_and_aliases():
 
 def test_day_bounds_are_local_and_dst_safe():
     start, end = S.day_bounds(dt.date(2026, 3, 8))  # DST starts: a 23-hour day
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert end.astimezone(utc) - start.astimezone(utc) == dt.timedelta(hours=23)
     assert start.utcoffset() == dt.timedelta(hours=-6) and end.utcoffset() == dt.timedelta(hours=-5)
 
@@ -57,19 +75,25 @@ def test_participant_row_uses_shift_times_and_location():
     row, problem = logic.parse_participant("MI", EVENT, signup(), S, KNOWN)
     assert problem is None
     assert row["van_id"] == 100001 and row["status_name"] == "Invited" and row["location_id"] == 201
-    assert row["starts_at"] == dt.datetime(2026, 3, 10, 15, tzinfo=dt.timezone.utc)
+    assert row["starts_at"] == dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)
     assert row["event_date"] == "2026-03-10" and row["shift_name"] == "Morning"
 
 
-@pytest.mark.parametrize("over, reason", [
-    ({"person": {"vanId": None, "firstName": "Ann"}}, "no VAN id"),
-    ({"person": None}, "no VAN id"),
-    ({"status": {"statusId": 99, "name": None}}, "unknown status id 99"),
-    ({"status": None}, "unknown status id None"),
-    ({"startTimeOverride": "not a time"}, "no readable start time"),
-    ({"startTimeOverride": None, "shift": {"eventShiftId": 8}}, None),  # unknown shift: the event's start
-    ({"startTimeOverride": "2026-03-10T13:00:00-05:00", "endTimeOverride": "2026-03-10T12:00:00-05:00"}, "ends before"),
-])
+@pytest.mark.parametrize(
+    "over, reason",
+    [
+        ({"person": {"vanId": None, "firstName": "Ann"}}, "no VAN id"),
+        ({"person": None}, "no VAN id"),
+        ({"status": {"statusId": 99, "name": None}}, "unknown status id 99"),
+        ({"status": None}, "unknown status id None"),
+        ({"startTimeOverride": "not a time"}, "no readable start time"),
+        ({"startTimeOverride": None, "shift": {"eventShiftId": 8}}, None),  # unknown shift: the event's start
+        (
+            {"startTimeOverride": "2026-03-10T13:00:00-05:00", "endTimeOverride": "2026-03-10T12:00:00-05:00"},
+            "ends before",
+        ),
+    ],
+)
 def test_bad_participants_are_quarantined_with_ids_only(over, reason):
     row, problem = logic.parse_participant("MI", EVENT, signup(**over), S, KNOWN)
     if reason is None:
@@ -89,7 +113,7 @@ def test_event_with_no_location_is_kept():
 def test_shift_across_midnight_belongs_to_its_start_day():
     late = signup(startTimeOverride="2026-03-10T22:30:00-05:00", endTimeOverride="2026-03-11T01:30:00-05:00")
     row, _ = logic.parse_participant("MI", EVENT, late, S, KNOWN)
-    assert row["starts_at"].astimezone(dt.timezone.utc).date() == dt.date(2026, 3, 11)  # already tomorrow in UTC
+    assert row["starts_at"].astimezone(dt.UTC).date() == dt.date(2026, 3, 11)  # already tomorrow in UTC
     chosen, _ = logic.select_for_import([row], S, dt.date(2026, 3, 10))
     assert chosen == [row]
     assert logic.select_for_import([row], S, dt.date(2026, 3, 11))[0] == []
@@ -101,9 +125,11 @@ def test_naive_times_are_read_in_the_campaign_zone():
 
 def test_import_selection_keeps_the_original_statuses_and_counts_the_rest():
     day = dt.date(2026, 3, 10)
-    start = dt.datetime(2026, 3, 10, 15, tzinfo=dt.timezone.utc)
-    rows = [{"starts_at": start, "status_name": n} for n in
-            ["Invited", "Left Msg", "Confirmed", "Scheduled", "Sched-Web", "Declined", "Completed", "left msg"]]
+    start = dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)
+    rows = [
+        {"starts_at": start, "status_name": n}
+        for n in ["Invited", "Left Msg", "Confirmed", "Scheduled", "Sched-Web", "Declined", "Completed", "left msg"]
+    ]
     chosen, skipped = logic.select_for_import(rows, S, day)
     assert len(chosen) == 6 and skipped == {"Declined": 1, "Completed": 1}
 
@@ -122,9 +148,19 @@ STATUS_ROWS = [{"event_type_id": CANVASS, "status_id": i, "status_name": n} for 
 
 
 def shift(**over):
-    base = {"shift_id": 1, "event_signup_id": 900, "van_id": 100001, "event_id": 1001, "event_shift_id": 7,
-            "role_id": 111690, "location_id": 201, "event_type_id": CANVASS, "status": "Invited",
-            "original_status": "Invited", "van_status": "Invited"}
+    base = {
+        "shift_id": 1,
+        "event_signup_id": 900,
+        "van_id": 100001,
+        "event_id": 1001,
+        "event_shift_id": 7,
+        "role_id": 111690,
+        "location_id": 201,
+        "event_type_id": CANVASS,
+        "status": "Invited",
+        "original_status": "Invited",
+        "van_status": "Invited",
+    }
     base.update(over)
     return base
 
@@ -158,7 +194,7 @@ def test_change_detection():
 
 # -- metrics ----------------------------------------------------------------------------------------------------------
 def test_metrics_per_office_and_knocks_per_hour():
-    t0 = dt.datetime(2026, 3, 10, 15, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)
     shifts = [
         {"office": "R1A", "status": "Completed", "source": "van", "canvass_group_id": 1},
         {"office": "R1A", "status": "In", "source": "van", "canvass_group_id": 1},
@@ -167,8 +203,16 @@ def test_metrics_per_office_and_knocks_per_hour():
         {"office": "R2B", "status": "Invited", "source": "van"},
         {"office": "R2B", "status": "In", "source": "walk_in"},
     ]
-    groups = [{"id": 1, "office": "R1A", "doors": 120, "goal": 100, "departed_at": t0,
-               "returned_at": t0 + dt.timedelta(hours=2)}]
+    groups = [
+        {
+            "id": 1,
+            "office": "R1A",
+            "doors": 120,
+            "goal": 100,
+            "departed_at": t0,
+            "returned_at": t0 + dt.timedelta(hours=2),
+        }
+    ]
     rows = {r["office"]: r for r in metrics.day_metrics(shifts, groups, S)}
     r1 = rows["R1A"]
     assert (r1["scheduled"], r1["confirmed"], r1["completed"], r1["no_show"]) == (4, 3, 2, 1)
@@ -179,13 +223,16 @@ def test_metrics_per_office_and_knocks_per_hour():
 
 
 # -- nightly state machine --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("stage, steps", [
-    (None, ["backup", "verify", "reset", "import_next_day"]),
-    ("backed_up", ["backup", "verify", "reset", "import_next_day"]),  # the live day is still the truth
-    ("verified", ["backup", "verify", "reset", "import_next_day"]),
-    ("reset", ["import_next_day"]),  # the backup is the truth now: never backed up again
-    ("imported", []),
-])
+@pytest.mark.parametrize(
+    "stage, steps",
+    [
+        (None, ["backup", "verify", "reset", "import_next_day"]),
+        ("backed_up", ["backup", "verify", "reset", "import_next_day"]),  # the live day is still the truth
+        ("verified", ["backup", "verify", "reset", "import_next_day"]),
+        ("reset", ["import_next_day"]),  # the backup is the truth now: never backed up again
+        ("imported", []),
+    ],
+)
 def test_steps_resume_from_the_stage(stage, steps):
     assert nightly.steps_to_run(stage) == steps
 
@@ -201,7 +248,7 @@ def test_day_must_be_over_and_old_days_import_nothing():
 
 def test_digest_and_compare():
     a = [{"id": 1, "at": dt.datetime(2026, 3, 10, 10, tzinfo=dt.timezone(dt.timedelta(hours=-5)))}, {"id": 2}]
-    b = [{"id": 2}, {"id": 1, "at": dt.datetime(2026, 3, 10, 15, tzinfo=dt.timezone.utc)}]
+    b = [{"id": 2}, {"id": 1, "at": dt.datetime(2026, 3, 10, 15, tzinfo=dt.UTC)}]
     assert nightly.digest(a) == nightly.digest(b)
     assert nightly.compare({"shifts": (2, "x")}, {"shifts": (2, "x")}) == []
     assert "1 backed up" in nightly.compare({"shifts": (2, "x")}, {"shifts": (1, "x")})[0]

@@ -25,6 +25,7 @@ def crash_after(step_name):
     def hook(step):
         if step == step_name:
             raise Crash(step)
+
     return hook
 
 

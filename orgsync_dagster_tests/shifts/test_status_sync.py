@@ -3,6 +3,7 @@ failures never marked synced, a revoked key, unknown statuses."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from orgsync_dagster.lib.ledger import Ledger
@@ -12,8 +13,6 @@ from orgsync_dagster.shifts.logic import STATUS_SYNC
 from orgsync_dagster.shifts.statusync import sync_day
 from orgsync_dagster.shifts.store import import_day_tx
 from orgsync_dagster.shifts.tables import backup_shifts, shifts
-
-import pytest
 
 
 @pytest.fixture
@@ -36,12 +35,18 @@ def van_statuses(sandbox, api_key) -> dict[int, str]:
 
 def synced(engine, day) -> dict[int, str | None]:
     with engine.connect() as conn:
-        return dict(conn.execute(sa.select(backup_shifts.c.event_signup_id, backup_shifts.c.synced_status)
-                                 .where(backup_shifts.c.day == day)).all())
+        return dict(
+            conn.execute(
+                sa.select(backup_shifts.c.event_signup_id, backup_shifts.c.synced_status).where(
+                    backup_shifts.c.day == day
+                )
+            ).all()
+        )
 
 
-def test_one_request_per_changed_signup_and_none_on_rerun(engine, make_client, day_shifts, day, settings, sandbox,
-                                                          api_key):
+def test_one_request_per_changed_signup_and_none_on_rerun(
+    engine, make_client, day_shifts, day, settings, sandbox, api_key
+):
     completed, no_show = day_shifts[0:4], day_shifts[4:6]
     set_status(engine, completed, "In")  # the tool's status, pushed as VAN's Completed
     set_status(engine, no_show, "No Show")
@@ -85,8 +90,9 @@ def test_a_failed_write_is_never_marked_synced(engine, make_client, day_shifts, 
     assert {entries[str(r["event_signup_id"])].status for r in lost} == {"failed"}
 
 
-def test_revoked_key_sends_one_request_and_marks_nothing(engine, make_client, day_shifts, day, settings, sandbox,
-                                                         api_key):
+def test_revoked_key_sends_one_request_and_marks_nothing(
+    engine, make_client, day_shifts, day, settings, sandbox, api_key
+):
     set_status(engine, day_shifts[:5], "Completed")
     run_nightly(engine, settings, day, run_id="nightly")
     sandbox.van.revoke_key(api_key)

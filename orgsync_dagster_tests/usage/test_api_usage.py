@@ -22,13 +22,21 @@ def test_usage_report_counts_writes_errors_and_van_cost(engine, pg_url):
     other_day.flush()
 
     summary = {(s["system"], s["instance"]): s for s in summarize(usage_rows(engine, DAY))}
-    assert summary[("van", "MI")] == {"system": "van", "instance": "MI", "requests": 1100, "writes": 1100,
-                                      "throttled": 0, "errors": 0, "cost_usd": 1.0}  # 100 over the free 1,000
+    assert summary[("van", "MI")] == {
+        "system": "van",
+        "instance": "MI",
+        "requests": 1100,
+        "writes": 1100,
+        "throttled": 0,
+        "errors": 0,
+        "cost_usd": 1.0,
+    }  # 100 over the free 1,000
     assert summary[("van", "WI")]["throttled"] == 1 and summary[("van", "WI")]["errors"] == 2
     assert summary[("action_network", "default")]["cost_usd"] == 0
 
-    result = dg.materialize([api_usage], partition_key=DAY.isoformat(),
-                            resources={"warehouse": WarehouseResource(url=pg_url)})
+    result = dg.materialize(
+        [api_usage], partition_key=DAY.isoformat(), resources={"warehouse": WarehouseResource(url=pg_url)}
+    )
     meta = result.asset_materializations_for_node("orgsync__api_usage")[0].metadata
     assert meta["van_requests"].value == 1104 and meta["van_cost_usd"].value == 1.0
     assert meta["van_instances_over_free_allowance"].value == 1 and meta["throttled_429"].value == 1
