@@ -13,6 +13,7 @@ from orgsync_dagster.calls import defs as calls
 from orgsync_dagster.events import defs as events
 from orgsync_dagster.membership import defs as membership
 from orgsync_dagster.resources.action_network import ActionNetworkResource
+from orgsync_dagster.resources.config import OrgsyncConfigResource
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
@@ -27,6 +28,7 @@ def _env_or_default(name: str, default):
 
 def shared_resources() -> dict:
     return {
+        "orgsync_config": OrgsyncConfigResource(path=_env_or_default("ORGSYNC_CONFIG", "")),
         "warehouse": WarehouseResource(url=_env_or_default("ORGSYNC_WAREHOUSE_URL", None)),
         "van": VanResource(
             api_keys=dg.EnvVar("VAN_API_KEYS"),
