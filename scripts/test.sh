@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check --quiet . || { echo "ruff check failed (fix: .venv/bin/ruff check --fix .)" >&2; exit 1; }
 .venv/bin/ruff format --check --quiet . || { echo "ruff format check failed (fix: .venv/bin/ruff format .)" >&2; exit 1; }
+# the code location loads in the local profile (production would demand every credential: see lib/profile.py)
+export ORGSYNC_PROFILE=local
 .venv/bin/dagster definitions validate -m orgsync_dagster.definitions >/dev/null 2>&1 \
   || { .venv/bin/dagster definitions validate -m orgsync_dagster.definitions; exit 1; }
 exec .venv/bin/python -m pytest -n "${ORGSYNC_TEST_WORKERS:-4}" "$@"
