@@ -99,10 +99,11 @@ def run_worker_pid(instance, run_id: str) -> tuple[int, float] | None:
     return None
 
 
-def find_dead_runs(instance, *, location: str = LOCATION_NAME, grace_seconds: float = GRACE_SECONDS) -> list[DeadRun]:
+def find_dead_runs(instance, *, location: str = LOCATION_NAME, grace_seconds: float | None = None) -> list[DeadRun]:
     """STARTED runs of ``location`` (or started outside any code server) whose run worker is gone."""
     import dagster as dg
 
+    grace_seconds = GRACE_SECONDS if grace_seconds is None else grace_seconds
     now = time.time()
     dead = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
