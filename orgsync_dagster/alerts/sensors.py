@@ -17,7 +17,7 @@ from orgsync_dagster.resources.slack import SlackResource
 RUN_FAILURE_SENSOR = "orgsync_run_failure_alert"
 CHECK_FAILURE_SENSOR = "orgsync_check_and_freshness_alert"
 EVENTS_PER_TICK = 500
-_WATCHED = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.FRESHNESS_STATE_CHANGE}
+_WATCHED = (DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.FRESHNESS_STATE_CHANGE)
 
 
 def _int_metadata(metadata: Mapping) -> dict[str, int]:
@@ -84,11 +84,19 @@ def build_alert_sensors(domains: Mapping[str, str]) -> list[dg.SensorDefinition]
             context.update_cursor(str(latest))
             return dg.SkipReason(f"watching check and freshness events after #{latest}")
         after = int(context.cursor)
-        entries = storage.get_logs_for_all_runs_by_log_id(
-            after_cursor=after, dagster_event_type=_WATCHED, limit=EVENTS_PER_TICK
-        )
+        entries: dict = {}
+        cap = None  # a type that filled its page may have more events after its last id: stop there
+        for event_type in _WATCHED:  # one query per type (several types in one call is deprecated)
+            page = storage.get_logs_for_all_runs_by_log_id(
+                after_cursor=after, dagster_event_type=event_type, limit=EVENTS_PER_TICK
+            )
+            entries.update(page)
+            if len(page) >= EVENTS_PER_TICK:
+                cap = min(cap, max(page)) if cap is not None else max(page)
+        ids = sorted(i for i in entries if cap is None or i <= cap)
         sent = 0
-        for storage_id, entry in sorted(entries.items()):
+        for storage_id in ids:
+            entry = entries[storage_id]
             after = max(after, storage_id)
             text, domain = _alert_for(context.instance, entry, domains)
             if text:
