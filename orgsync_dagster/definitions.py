@@ -49,10 +49,14 @@ def shared_resources() -> dict:
     }
 
 
-# each domain's defs.py: its assets, checks, sensors, schedules, jobs (and its own resources, e.g. calls_store)
-domain_defs = dg.Definitions.merge(events.defs, membership.defs, calls.defs, shifts.defs, usage.defs)
+def assemble() -> dg.Definitions:
+    """Each domain's defs.py (its assets, checks, sensors, schedules, jobs and own resources, e.g. calls_store),
+    the shared resources, then the alerts, freshness policies and crash recovery (alerts/)."""
+    domains = dg.Definitions.merge(events.defs, membership.defs, calls.defs, shifts.defs, usage.defs)
+    return with_alerts(dg.Definitions.merge(domains, dg.Definitions(resources=shared_resources())))
+
 
 profile.apply_defaults()
 profile.assert_ready("the orgsync_dagster code location")
 
-defs = with_alerts(dg.Definitions.merge(domain_defs, dg.Definitions(resources=shared_resources())))
+defs = assemble()

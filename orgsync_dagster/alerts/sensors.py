@@ -157,7 +157,8 @@ def build_recovery_sensor(domains: Mapping[str, str]) -> dg.SensorDefinition:
         instance = context.instance
         if not recovery.uses_default_run_launcher(instance):
             return dg.SkipReason("runs are not launched by the DefaultRunLauncher: Dagster's run monitoring applies")
-        dead = recovery.find_dead_runs(instance)
+        origin = context.code_location_origin
+        dead = recovery.find_dead_runs(instance, location=origin.location_name if origin else recovery.LOCATION_NAME)
         for run in dead:
             freed = recovery.fail_and_free(instance, run)
             domain = domain_for(run.tags, [], domains)

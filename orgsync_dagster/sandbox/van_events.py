@@ -113,14 +113,23 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
     if len(shifts) > 1 and not event_type["canHaveMultipleShifts"]:
         raise bad_param(f"Event type '{event_type['name']}' cannot have multiple shifts.", "shifts")
 
-    codes = []
+    codes: list[dict[str, Any]] = []
     for i, code in enumerate(_list(body, "codes")):
         cid = code.get("codeId", code.get("codeID")) if isinstance(code, dict) else None
-        codes.append({"codeId": to_int(cid, f"codes[{i}].codeId"), "name": None, "codeType": "Tag"})
-    notes = [
-        {"noteId": i + 1, "text": n.get("text") if isinstance(n, dict) else str(n)}
-        for i, n in enumerate(_list(body, "notes"))
-    ]
+        cid = to_int(cid, f"codes[{i}].codeId")
+        if cid not in db.codes:
+            raise bad_param(f"'codes[{i}].codeId' must be a valid code in the current context.", f"codes[{i}].codeId")
+        if all(c["codeId"] != cid for c in codes):
+            codes.append({"codeId": cid})
+    if sum(1 for c in codes if db.codes[c["codeId"]]["codeType"] == "SourceCode") > 1:
+        raise bad_param("An event can have at most one source code.", "codes")
+    notes = []
+    for i, n in enumerate(_list(body, "notes")):
+        text = n.get("text") if isinstance(n, dict) else n
+        if not isinstance(text, str) or not text.strip():
+            raise bad_param(f"'notes[{i}].text' is required.", f"notes[{i}].text")
+        restricted = to_bool(n.get("isViewRestricted") if isinstance(n, dict) else None, f"notes[{i}].isViewRestricted")
+        notes.append({"noteId": i + 1, "text": text, "isViewRestricted": bool(restricted)})
     return {
         "name": name,
         "shortName": short_name,
