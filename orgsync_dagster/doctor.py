@@ -15,6 +15,14 @@ from dataclasses import asdict, dataclass
 from orgsync_dagster.lib import profile
 
 OK, PROBLEM, INFO = "ok", "PROBLEM", "-"
+LOCAL_MEANING = {
+    "ORGSYNC_WAREHOUSE_URL": "the embedded PostgreSQL",
+    "MONGODB_URI": "in-process mongomock",
+    "SLACK_WEBHOOK_URL": "alerts only logged",
+    "ORGSYNC_S3_BUCKET": "S3 sensors skip",
+    "VAN_API_KEYS": "no VAN instance",
+    "ACTION_NETWORK_API_KEY": "no Action Network",
+}
 
 
 @dataclass
@@ -62,8 +70,8 @@ def configuration_rows(env: Mapping[str, str]) -> list[Row]:
             rows.append(Row(s.name, PROBLEM, f"missing: {s.purpose} (needed by {s.owner})"))
         elif s.default is not None:
             rows.append(Row(s.name, OK, f"default: {s.default or '(empty)'}"))
-        elif s.local_default is not None:
-            rows.append(Row(s.name, INFO, f"not set: local stand-in ({s.local_default or 'embedded/none'})"))
+        elif s.local_default is not None and prof == profile.LOCAL:
+            rows.append(Row(s.name, INFO, f"not set: {LOCAL_MEANING.get(s.name, 'empty')} (local profile)"))
         else:
             rows.append(Row(s.name, INFO, "not set"))
     return rows
@@ -255,9 +263,10 @@ def run(env: Mapping[str, str] | None = None, *, timeout: float = 5.0, as_json: 
     except profile.ProfileError as exc:
         say(f"orgsync doctor: {exc}")
         return 1
-    # the defaults the code location would apply (e.g. VAN_URL), without changing this process
+    config = configuration_rows(env)
+    # connections as the code location would make them: with the defaults it applies (e.g. VAN_URL)
     profile.apply_defaults(env)
-    config, connections = configuration_rows(env), connection_rows(env, timeout)
+    connections = connection_rows(env, timeout)
     problems = [r for r in config + connections if r.status == PROBLEM]
     if as_json:
         say(json.dumps({"profile": prof, "configuration": [asdict(r) for r in config],
