@@ -35,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orgsync_dagster.sandbox import van_events as ev
+from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
 from orgsync_dagster.sandbox import van_seed
 from orgsync_dagster.sandbox import van_signups as su
@@ -177,11 +178,11 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/events/<int:event_id>", ["PATCH"], ev.patch_event),
     ("/v4/events/<int:event_id>", ["DELETE"], ev.delete_event),
     ("/v4/events/<int:event_id>/shifts", ["POST"], ev.add_shift),
-    ("/v4/locations", ["GET"], ev.list_locations),
-    ("/v4/locations", ["POST"], ev.create_location),
-    ("/v4/locations/findOrCreate", ["POST"], ev.find_or_create_location),
-    ("/v4/locations/<int:location_id>", ["GET"], ev.get_location),
-    ("/v4/locations/<int:location_id>", ["DELETE"], ev.delete_location),
+    ("/v4/locations", ["GET"], loc.list_locations),
+    ("/v4/locations", ["POST"], loc.create_location),
+    ("/v4/locations/findOrCreate", ["POST"], loc.find_or_create_location),
+    ("/v4/locations/<int:location_id>", ["GET"], loc.get_location),
+    ("/v4/locations/<int:location_id>", ["DELETE"], loc.delete_location),
     ("/v4/signups", ["GET"], su.list_signups),
     ("/v4/signups", ["POST"], su.upsert_signup),
     ("/v4/signups/statuses", ["GET"], su.list_statuses),
