@@ -33,7 +33,7 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, pg_url: str, free_slots_after: int | None = None):
+    def __init__(self, tmp_path: Path, pg_url: str, monkeypatch, free_slots_after: int | None = None):
         self.home = tmp_path / "dagster_home"
         self.home.mkdir()
         config = yaml.safe_load((REPO / "dagster.yaml").read_text())
@@ -47,7 +47,7 @@ class Harness:
             "DAGSTER_PG_URL": pg_url,
             "CRASH_TEST_MARKER": str(self.marker),
         }
-        os.environ["DAGSTER_PG_URL"] = pg_url
+        monkeypatch.setenv("DAGSTER_PG_URL", pg_url)  # the instance of this test process reads it too
         self.instance = dg.DagsterInstance.from_config(str(self.home))
 
     def start(self, sleep: float) -> subprocess.Popen:
@@ -104,7 +104,7 @@ def _wait_gone(pid: int, timeout: float = 10) -> None:
 
 @pytest.mark.slow
 def test_sigkilled_run_is_failed_by_the_sensor_and_the_next_run_gets_the_pool_slot(tmp_path, pg_url, monkeypatch):
-    h = Harness(tmp_path, pg_url)
+    h = Harness(tmp_path, pg_url, monkeypatch)
     try:
         run_id = h.start_and_kill()
         monkeypatch.setattr(recovery, "GRACE_SECONDS", 0.0)
@@ -127,10 +127,10 @@ def test_sigkilled_run_is_failed_by_the_sensor_and_the_next_run_gets_the_pool_sl
 
 
 @pytest.mark.slow
-def test_a_failed_run_still_holding_its_slot_is_freed_by_dagsters_monitoring_loop(tmp_path, pg_url):
+def test_a_failed_run_still_holding_its_slot_is_freed_by_dagsters_monitoring_loop(tmp_path, pg_url, monkeypatch):
     from dagster._daemon.monitoring import execute_concurrency_slots_iteration
 
-    h = Harness(tmp_path, pg_url, free_slots_after=1)
+    h = Harness(tmp_path, pg_url, monkeypatch, free_slots_after=1)
     try:
         run_id = h.start_and_kill()
         # what the code server does when its run worker child dies (grpc server _check_for_orphaned_runs)
