@@ -44,7 +44,8 @@ def usage_sentences(summary: list[dict]) -> list[str]:
         lines.append(f"{where}: {', '.join(parts)}; {cost}.")
     if any(r["system"] == "van" for r in summary):
         lines.append(
-            f"VAN bills each request above {_n(van['free_per_day'])} a day per API key at "
-            f"${van['usd_per_request']:.2f}; the dollar figures are what today's requests would cost on that price."
+            f"How VAN is billed: each API key's first {_n(van['free_per_day'])} requests of a day are free, every "
+            f"request above them costs ${van['usd_per_request']:.2f}; the dollar figures above are today's bill at "
+            "that price."
         )
     return lines

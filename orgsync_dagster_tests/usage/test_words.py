@@ -25,5 +25,5 @@ def test_usage_in_words_explains_the_van_bill_and_action_network():
         "234 above the 1,000 free requests a day, billed at $0.01 each: $2.34."
     )
     assert lines[2] == "VAN WI: 1 request; within the 1,000 free requests a day, so nothing to pay."
-    assert "per API key at $0.01" in lines[3]
+    assert "first 1,000 requests of a day are free, every request above them costs $0.01" in lines[3]
     assert usage_sentences([]) == []
