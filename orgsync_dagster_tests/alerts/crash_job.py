@@ -10,7 +10,10 @@ import dagster as dg
 
 @dg.asset(pool="van_api")
 def paid_api_step() -> int:
-    Path(os.environ["CRASH_TEST_MARKER"]).write_text(str(os.getpid()))
+    marker = Path(os.environ["CRASH_TEST_MARKER"])
+    partial = marker.with_suffix(".partial")
+    partial.write_text(str(os.getpid()))
+    partial.rename(marker)  # atomic: the test never reads a half-written marker
     time.sleep(float(os.environ.get("CRASH_TEST_SLEEP", "0")))
     return 1
 
