@@ -1,58 +1,62 @@
-"""The code location: every domain's definitions plus the shared resources, configured from the environment.
+"""The code location: every domain's definitions, the shared resources, alerts and freshness policies.
 
-No credential is read at load time: secrets are EnvVars resolved when a run starts, so
-`dagster definitions validate` works with no environment set.
+Nothing is read from the environment into a value at load: every setting is bound as a ``dagster.EnvVar``, read
+when a run starts and never shown in the UI. The profile (``ORGSYNC_PROFILE``, lib/profile.py) is checked here,
+after every module has registered the settings it needs: in production a missing setting stops the code server
+(and every run worker, which loads this same module) at once, with one message naming every missing variable.
 """
-
-import os
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orgsync_dagster.alerts.defs import with_alerts
 from orgsync_dagster.calls import defs as calls
 from orgsync_dagster.events import defs as events
+from orgsync_dagster.lib import profile
 from orgsync_dagster.membership import defs as membership
 from orgsync_dagster.resources.action_network import ActionNetworkResource
 from orgsync_dagster.resources.config import OrgsyncConfigResource
-from orgsync_dagster.resources.slack import SlackResource
+from orgsync_dagster.resources.slack import DOMAINS, SlackResource
 from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster.shifts import defs as shifts
 from orgsync_dagster.usage import defs as usage
 
-
-def _env_or_default(name: str, default):
-    """An EnvVar when the variable is set (its value is then hidden in the UI), otherwise the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+# Client-side pace per VAN instance. Production: 2 requests/s (VAN bills per request and throttles); the local
+# profile talks to the sandbox, which is not billed.
+VAN_REQUESTS_PER_SECOND = {profile.PRODUCTION: 2.0, profile.LOCAL: 40.0}
 
 
 def shared_resources() -> dict:
     return {
-        "orgsync_config": OrgsyncConfigResource(path=_env_or_default("ORGSYNC_CONFIG", "")),
-        "warehouse": WarehouseResource(url=_env_or_default("ORGSYNC_WAREHOUSE_URL", None)),
+        "orgsync_config": OrgsyncConfigResource(path=dg.EnvVar("ORGSYNC_CONFIG")),
+        "warehouse": WarehouseResource(url=dg.EnvVar("ORGSYNC_WAREHOUSE_URL")),
         "van": VanResource(
             api_keys=dg.EnvVar("VAN_API_KEYS"),
-            application_name=_env_or_default("VAN_APPLICATION_NAME", "orgsync"),
-            base_url=_env_or_default("VAN_URL", "https://api.securevan.com/v4/"),
-            requests_per_second=float(os.environ.get("VAN_REQUESTS_PER_SECOND", "2")),
-            daily_request_budget=int(os.environ["VAN_DAILY_REQUEST_BUDGET"])
-            if os.environ.get("VAN_DAILY_REQUEST_BUDGET")
-            else None,
+            application_name=dg.EnvVar("VAN_APPLICATION_NAME"),
+            base_url=dg.EnvVar("VAN_URL"),
+            requests_per_second=VAN_REQUESTS_PER_SECOND[profile.current_profile()],
         ),
         "action_network": ActionNetworkResource(
-            api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"),
-            base_url=_env_or_default("ACTION_NETWORK_URL", "https://actionnetwork.org/api/v2/"),
-            requests_per_second=float(os.environ.get("ACTION_NETWORK_REQUESTS_PER_SECOND", "4")),
+            api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"), base_url=dg.EnvVar("ACTION_NETWORK_URL")
         ),
-        "slack": SlackResource(webhook_url=_env_or_default("SLACK_WEBHOOK_URL", "")),
-        "s3": S3Resource(
-            endpoint_url=_env_or_default("ORGSYNC_S3_ENDPOINT_URL", None),
-            region_name=_env_or_default("AWS_DEFAULT_REGION", "us-east-1"),
+        "slack": SlackResource(
+            webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL"),
+            **{f"{d}_webhook_url": dg.EnvVar(f"SLACK_WEBHOOK_URL_{d.upper()}") for d in DOMAINS},
         ),
+        # boto3 reads AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION and the credentials (or the IAM role) at run time
+        "s3": S3Resource(),
     }
 
 
-# each domain's defs.py: its assets, checks, sensors, schedules, jobs (and its own resources, e.g. calls_store)
-defs = dg.Definitions.merge(
-    events.defs, membership.defs, calls.defs, shifts.defs, usage.defs, dg.Definitions(resources=shared_resources())
-)
+def assemble() -> dg.Definitions:
+    """Each domain's defs.py (its assets, checks, sensors, schedules, jobs and own resources, e.g. calls_store),
+    the shared resources, then the alerts, freshness policies and crash recovery (alerts/)."""
+    domains = dg.Definitions.merge(events.defs, membership.defs, calls.defs, shifts.defs, usage.defs)
+    return with_alerts(dg.Definitions.merge(domains, dg.Definitions(resources=shared_resources())))
+
+
+profile.apply_defaults()
+profile.assert_ready("the orgsync_dagster code location")
+
+defs = assemble()

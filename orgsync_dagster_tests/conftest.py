@@ -1,8 +1,15 @@
-"""Shared fixtures: a real PostgreSQL (fresh database per test that asks for one) and a real sandbox server."""
+"""Shared fixtures: a real PostgreSQL (fresh database per test that asks for one) and a real sandbox server.
+
+The tests choose the local profile explicitly (embedded servers, mongomock and the sandbox are allowed); tests of
+the production profile set ORGSYNC_PROFILE=production themselves (monkeypatch or a subprocess environment).
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
+
+os.environ["ORGSYNC_PROFILE"] = "local"  # before any orgsync module is imported by a test module
 
 import pytest
 

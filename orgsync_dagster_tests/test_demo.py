@@ -9,7 +9,7 @@ from orgsync_dagster.lib import pg_test_server
 
 
 @pytest.mark.slow
-def test_demo_runs_every_domain_and_reruns_spend_nothing():
+def test_demo_runs_every_domain_and_reruns_spend_nothing(capfd):
     lines = []
     admin, _where = pg_test_server.admin_url()
     report = run_demo(warehouse_url=admin, say=lines.append)
@@ -24,7 +24,14 @@ def test_demo_runs_every_domain_and_reruns_spend_nothing():
     assert shifts["nightly re-run: statuses synced to VAN / requests"] == "0 / 0"
     assert {r["system"] for r in report["requests"]} == {"van", "action_network"}
     text = "\n".join(lines)
-    assert "requests spent today" in text and "cost at VAN pricing" in text
+    out, err = capfd.readouterr()
+    assert " - dagster - " not in out + err  # nothing else was printed around the report
+    assert "Requests spent today" in text and "free requests a day" in text
+    assert "Action Network: " in text and "not billed" in text
+    # a report for people: no log lines anywhere, no Python literals in the report
+    assert not re.search(r" - (DEBUG|INFO|WARNING|ERROR) - |^\d{4}-\d\d-\d\d \d\d:\d\d", text, re.M), text
+    summary = text[text.index("== What happened ==") :]
+    assert "{'" not in summary and "['" not in summary, summary
     # no secret or personal data in what the demo prints
     assert "demo-mi-key" not in text and "demo-an-key" not in text
     assert not re.search(r"[\w.+-]+@[\w-]+\.[a-z]{2,}", text), "an e-mail address was printed"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11) and install orgsync_dagster with its pinned dependencies. Idempotent.
+# Create .venv (Python 3.11) and install orgsync_dagster with its pinned dependencies, the local-only tools (sandbox,
+# embedded PostgreSQL, mongomock: the [local] extra) and the dev tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-}"
@@ -16,4 +17,4 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[local,dev]"

@@ -2,10 +2,10 @@ import dagster as dg
 
 from orgsync_dagster.membership.assets import membership_diff, membership_snapshot, membership_sync
 from orgsync_dagster.membership.jobs import membership_sync_job
-from orgsync_dagster.membership.sensors import membership_export_sensor, membership_failure_alert
+from orgsync_dagster.membership.sensors import membership_export_sensor
 
 defs = dg.Definitions(
     assets=[membership_snapshot, membership_diff, membership_sync],
     jobs=[membership_sync_job],
-    sensors=[membership_export_sensor, membership_failure_alert],
+    sensors=[membership_export_sensor],
 )

@@ -1,4 +1,4 @@
-"""Sensors of the membership sync: new exports in S3 start a run; failed runs are reported to Slack."""
+"""Sensors of the membership sync: new exports in S3 start a run (failed runs reach Slack via orgsync_dagster.alerts)."""
 
 import json
 
@@ -7,10 +7,8 @@ from dagster_aws.s3 import S3Resource
 
 from orgsync_dagster.membership.assets import TAG_BUCKET, TAG_ETAG, TAG_KEY, TAG_MODIFIED, export_partitions
 from orgsync_dagster.membership.jobs import membership_sync_job
-from orgsync_dagster.membership.mapping import scrub
 from orgsync_dagster.membership.s3io import list_new_objects, partition_key_for
 from orgsync_dagster.membership.settings import settings
-from orgsync_dagster.resources.slack import SlackResource
 
 _S = settings()
 
@@ -52,17 +50,4 @@ def membership_export_sensor(context: dg.SensorEvaluationContext, s3: S3Resource
         run_requests=requests,
         dynamic_partitions_requests=[export_partitions.build_add_request(keys)],
         cursor=cursor,
-    )
-
-
-@dg.run_failure_sensor(
-    monitored_jobs=[membership_sync_job],
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Tells Slack when a membership run fails (no member data: e-mail addresses are masked).",
-)
-def membership_failure_alert(context: dg.RunFailureSensorContext, slack: SlackResource):
-    partition = context.dagster_run.tags.get("dagster/partition", "?")
-    message = scrub(context.failure_event.message or "")[:400]
-    slack.post(
-        f":rotating_light: Membership run {context.dagster_run.run_id[:8]} for export `{partition}` failed: {message}"
     )

@@ -2,8 +2,9 @@
 ``call_sync.calls`` (id, account_number, district, voter_id, names, phone_dialed, times, caller_login, lv_result and
 term-code attributes, sync_status, receipt, synced_at, error).
 
-With no URI, or a ``mongomock://`` URI, an in-process mongomock database is used (demo and tests); it is cached per
-URI in this process, so every resource instance with the same URI sees the same data. Methods are thin: one
+In the local profile, no URI or a ``mongomock://`` URI means an in-process mongomock database (demo and tests); it is
+cached per URI in this process, so every resource instance with the same URI sees the same data. In production
+both are errors naming MONGODB_URI: an in-process stand-in would lose the calls between runs. Methods are thin: one
 MongoDB operation each.
 """
 
@@ -20,6 +21,8 @@ from pydantic import Field
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from orgsync_dagster.lib import profile
+
 UNSYNCED_VALUES = [None, "unsynced"]  # `{"$in": [None]}` also matches documents without the field
 _clients: dict[str, object] = {}
 _indexed: set[tuple[str, str, str]] = set()
@@ -31,11 +34,18 @@ def is_mock_uri(uri: str) -> bool:
 
 
 def client_for(uri: str):
+    if is_mock_uri(uri) and not profile.is_local():
+        raise profile.ProfileError(
+            "the calls store: MONGODB_URI is "
+            + ("a mongomock:// stand-in" if uri else "not set")
+            + " in the production profile; set it to the MongoDB holding the Livevox calls "
+            "(mongomock is only for ORGSYNC_PROFILE=local)"
+        )
     with _lock:
         client = _clients.get(uri)
         if client is None:
             if is_mock_uri(uri):
-                import mongomock
+                import mongomock  # local only (the [local] extra)
 
                 client = mongomock.MongoClient()
             else:
@@ -54,7 +64,10 @@ def status_filter(statuses: Iterable[str | None]) -> dict:
 class CallsStoreResource(dg.ConfigurableResource):
     """MongoDB holding one document per Livevox call and its sync status (URI via EnvVar MONGODB_URI)."""
 
-    uri: str = Field(default="", description="MongoDB URI (EnvVar MONGODB_URI). Empty or mongomock://: in-process.")
+    uri: str = Field(
+        default="",
+        description="MongoDB URI (EnvVar MONGODB_URI). Empty or mongomock://: in-process, local profile only.",
+    )
     database: str = Field(default="call_sync")
     collection: str = Field(default="calls")
     locks_collection: str = Field(default="sync_locks")

@@ -1,4 +1,5 @@
-"""Slack incoming webhook for sync summaries and alerts. Without a URL, messages are only logged."""
+"""Slack incoming webhooks for sync summaries and alerts, routed per domain. Without a URL, messages are only
+logged (the local profile; production requires SLACK_WEBHOOK_URL, see lib/profile.py)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,35 @@ from pydantic import Field
 
 log = logging.getLogger(__name__)
 
+DOMAINS = ("events", "membership", "calls", "shifts", "platform")
+
 
 class SlackResource(dg.ConfigurableResource):
-    """Posts summaries to a Slack channel through an incoming webhook (URL via EnvVar SLACK_WEBHOOK_URL)."""
+    """Posts to Slack through incoming webhooks: one default webhook (EnvVar SLACK_WEBHOOK_URL) and an optional
+    one per domain (SLACK_WEBHOOK_URL_<DOMAIN>), so each team gets its own alerts."""
 
-    webhook_url: str = Field(default="", description="Incoming webhook URL (secret: use EnvVar).")
+    webhook_url: str = Field(default="", description="Default incoming webhook URL (secret: use EnvVar).")
+    events_webhook_url: str = Field(default="", description="Webhook for events alerts (empty: the default).")
+    membership_webhook_url: str = Field(default="", description="Webhook for membership alerts (empty: the default).")
+    calls_webhook_url: str = Field(default="", description="Webhook for calls alerts (empty: the default).")
+    shifts_webhook_url: str = Field(default="", description="Webhook for shifts alerts (empty: the default).")
+    platform_webhook_url: str = Field(default="", description="Webhook for platform alerts (empty: the default).")
     timeout_seconds: float = Field(default=10.0)
 
-    def post(self, text: str) -> bool:
-        """Send one message; returns False (and logs) when no webhook is configured or Slack refuses it."""
-        if not self.webhook_url:
+    def url_for(self, domain: str | None) -> str:
+        """The webhook of ``domain`` if it has one, else the default (empty when nothing is configured)."""
+        routed = getattr(self, f"{domain}_webhook_url", "") if domain in DOMAINS else ""
+        return routed or self.webhook_url
+
+    def post(self, text: str, domain: str | None = None) -> bool:
+        """Send one message (to ``domain``'s webhook); returns False (and logs) when no webhook is configured or
+        Slack refuses it. Never logs the webhook URL (it is a bearer secret)."""
+        url = self.url_for(domain)
+        if not url:
             log.info("slack (not configured): %s", text)
             return False
         try:
-            resp = requests.post(self.webhook_url, json={"text": text}, timeout=self.timeout_seconds)
+            resp = requests.post(url, json={"text": text}, timeout=self.timeout_seconds)
         except requests.RequestException as exc:
             log.warning("slack webhook unreachable: %s", type(exc).__name__)
             return False

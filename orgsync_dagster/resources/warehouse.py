@@ -1,4 +1,5 @@
-"""The warehouse: PostgreSQL through SQLAlchemy 2. With no URL configured, an embedded PostgreSQL is used."""
+"""The warehouse: PostgreSQL through SQLAlchemy 2. With no URL configured, the local profile starts an embedded
+PostgreSQL; production refuses (ORGSYNC_WAREHOUSE_URL must be set)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from orgsync_dagster.lib.embedded_pg import normalize_url, start_embedded
+from orgsync_dagster.lib import profile
+from orgsync_dagster.lib.embedded_pg import normalize_url
 from orgsync_dagster.lib.tables import ensure_schema
 
 _engines: dict[str, Engine] = {}
@@ -18,8 +20,16 @@ _lock = threading.Lock()
 
 
 def engine_for(url: str | None, embedded_dir: str | None = None) -> Engine:
-    """One engine per URL per process, with every table created on first use."""
-    resolved = normalize_url(url) if url else start_embedded(embedded_dir)
+    """One engine per URL per process, with every table created on first use. No URL: the embedded PostgreSQL in
+    the local profile, a ProfileError in production."""
+    if url:
+        resolved = normalize_url(url)
+    else:
+        if not profile.is_local():
+            profile.require_setting("ORGSYNC_WAREHOUSE_URL", url, what="the warehouse")
+        from orgsync_dagster.lib.embedded_pg import start_embedded  # local only (pgserver: the [local] extra)
+
+        resolved = start_embedded(embedded_dir)
     with _lock:
         engine = _engines.get(resolved)
         if engine is None:
@@ -36,7 +46,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     url: str | None = Field(
         default=None,
-        description="SQLAlchemy/PostgreSQL URL (set via EnvVar ORGSYNC_WAREHOUSE_URL). Empty: embedded PostgreSQL.",
+        description="SQLAlchemy/PostgreSQL URL (EnvVar ORGSYNC_WAREHOUSE_URL). Empty: the embedded PostgreSQL in the "
+        "local profile; an error in production.",
     )
     embedded_dir: str | None = Field(
         default=None, description="Data directory of the embedded PostgreSQL (default $ORGSYNC_HOME/pgdata)."

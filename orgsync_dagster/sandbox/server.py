@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import random
 import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from werkzeug.serving import make_server
@@ -96,15 +98,19 @@ class SandboxServer:
         rate_limit: float | None = None,
         with_s3: bool = True,
         seed: int | None = None,
+        keys: Iterable[str] | None = None,
     ):
+        """``seed``: random seed of fault injection. ``keys``: the only API keys VAN and Action Network accept
+        (others answer 401 like the real services); default: any key, each with its own database."""
         if not 0.0 <= fault_rate < 1.0:
             raise ValueError("fault_rate must be in [0, 1)")
         self.host, self.port = host, port
         self.latency_ms, self.fault_rate = latency_ms, fault_rate
         self.limiter = _KeyRateLimiter(rate_limit) if rate_limit else None
         self.with_s3 = with_s3
-        self.van = VanEmulator()
-        self.action_network = ActionNetworkEmulator()
+        self.keys = sorted(set(keys)) if keys is not None else None
+        self.van = VanEmulator(accepted_keys=self.keys)
+        self.action_network = ActionNetworkEmulator(accepted_keys=self.keys)
         self.stats: Counter = Counter()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -115,6 +121,7 @@ class SandboxServer:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> SandboxUrls:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request (moto uses werkzeug too)
         self._server = make_server(self.host, self.port, self, threaded=True)
         self._server.daemon_threads = True
         port = self._server.server_port

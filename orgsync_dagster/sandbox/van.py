@@ -35,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orgsync_dagster.sandbox import van_events as ev
+from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
 from orgsync_dagster.sandbox import van_seed
 from orgsync_dagster.sandbox import van_signups as su
@@ -130,6 +131,23 @@ def activist_code(call: Call, code_id: int) -> Response:
     return json_response(copy.deepcopy(code))
 
 
+def codes(call: Call) -> Response:
+    kind, name = norm(call.arg("codeType")), norm(call.arg("name"))
+    items = [
+        c
+        for c in call.db.codes.values()
+        if (not kind or norm(c["codeType"]) == kind) and (not name or name in norm(c["name"]))
+    ]
+    return call.page(items, REF_DEFAULT_TOP, REF_MAX_TOP, view=copy.deepcopy)
+
+
+def code(call: Call, code_id: int) -> Response:
+    found = call.db.codes.get(code_id)
+    if found is None:
+        raise not_found(f"Code {code_id} not found.")
+    return json_response(copy.deepcopy(found))
+
+
 def api_key_profiles(call: Call) -> Response:
     db = call.db
     profile = {
@@ -160,11 +178,11 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/events/<int:event_id>", ["PATCH"], ev.patch_event),
     ("/v4/events/<int:event_id>", ["DELETE"], ev.delete_event),
     ("/v4/events/<int:event_id>/shifts", ["POST"], ev.add_shift),
-    ("/v4/locations", ["GET"], ev.list_locations),
-    ("/v4/locations", ["POST"], ev.create_location),
-    ("/v4/locations/findOrCreate", ["POST"], ev.find_or_create_location),
-    ("/v4/locations/<int:location_id>", ["GET"], ev.get_location),
-    ("/v4/locations/<int:location_id>", ["DELETE"], ev.delete_location),
+    ("/v4/locations", ["GET"], loc.list_locations),
+    ("/v4/locations", ["POST"], loc.create_location),
+    ("/v4/locations/findOrCreate", ["POST"], loc.find_or_create_location),
+    ("/v4/locations/<int:location_id>", ["GET"], loc.get_location),
+    ("/v4/locations/<int:location_id>", ["DELETE"], loc.delete_location),
     ("/v4/signups", ["GET"], su.list_signups),
     ("/v4/signups", ["POST"], su.upsert_signup),
     ("/v4/signups/statuses", ["GET"], su.list_statuses),
@@ -184,6 +202,8 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/surveyQuestions/<int:question_id>", ["GET"], survey_question),
     ("/v4/activistCodes", ["GET"], activist_codes),
     ("/v4/activistCodes/<int:code_id>", ["GET"], activist_code),
+    ("/v4/codes", ["GET"], codes),
+    ("/v4/codes/<int:code_id>", ["GET"], code),
     ("/v4/apiKeyProfiles", ["GET"], api_key_profiles),
     ("/v4/echoes", ["POST"], echoes),
 ]
@@ -202,8 +222,12 @@ class VanEmulator:
         *,
         seed_people: int = van_seed.DEFAULT_SEED_PEOPLE,
         clock: Callable[[], datetime] | None = None,
+        accepted_keys: Iterable[str] | None = None,
     ):
+        """``accepted_keys``: only these API keys are valid (others answer 401, as real VAN does for an unknown
+        key); default: any key gets its own database."""
         self.seed_people = seed_people
+        self.accepted_keys = set(accepted_keys) if accepted_keys is not None else None
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         self._databases: dict[tuple[str, int], VanDatabase] = {}
@@ -274,7 +298,7 @@ class VanEmulator:
                 "end with '|0' (MyVoters) or '|1' (MyCampaign)."
             )
         with self._lock:
-            if key in self._revoked:
+            if key in self._revoked or (self.accepted_keys is not None and key not in self.accepted_keys):
                 raise _unauthorized(
                     "Authorization has been denied for this request. The API key is invalid or has been revoked."
                 )

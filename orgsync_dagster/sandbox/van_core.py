@@ -144,6 +144,22 @@ def parse_iso(value: Any, prop: str) -> datetime:
     return parsed
 
 
+def text_value(body: dict[str, Any], prop: str, max_len: int, *, required: bool = False) -> str | None:
+    """``body[prop]`` as a string of at most ``max_len`` characters (numbers coerced, as VAN's binder does)."""
+    value = body.get(prop)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise bad_param(f"'{prop}' is required.", prop)
+        return None if value is None else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # VAN's JSON binder coerces numbers into string properties
+    if not isinstance(value, str):
+        raise bad_param(f"'{prop}' must be a string.", prop)
+    if len(value) > max_len:
+        raise bad_param(f"'{prop}' must be {max_len} characters or fewer.", prop)
+    return value
+
+
 def norm(value: Any) -> str:
     """Case-, accent- and whitespace-insensitive form used by VAN-style matching."""
     if value is None:

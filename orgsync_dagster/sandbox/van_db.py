@@ -34,6 +34,7 @@ class VanDatabase:
         self.result_codes: dict[int, dict[str, Any]] = {r["resultCodeId"]: r for r in ref["result_codes"]}
         self.survey_questions: dict[int, dict[str, Any]] = {q["surveyQuestionId"]: q for q in ref["survey_questions"]}
         self.activist_codes: dict[int, dict[str, Any]] = {a["activistCodeId"]: a for a in ref["activist_codes"]}
+        self.codes: dict[int, dict[str, Any]] = ref["codes"]
         self.people: dict[int, dict[str, Any]] = {p["vanId"]: p for p in van_seed.build_people(seed_people)}
         self.events: dict[int, dict[str, Any]] = {}
         self.locations: dict[int, dict[str, Any]] = {}
@@ -121,7 +122,9 @@ class VanDatabase:
                 self.location_view(self.locations[i]) for i in event["locationIds"] if i in self.locations
             ]
         if "codes" in expand:
-            view["codes"] = copy.deepcopy(event["codes"])
+            view["codes"] = [
+                copy.deepcopy(self.codes[c["codeId"]]) for c in event["codes"] if c["codeId"] in self.codes
+            ]
         if "notes" in expand:
             view["notes"] = copy.deepcopy(event["notes"])
         if "shifts" in expand:
@@ -190,5 +193,6 @@ class VanDatabase:
                 "result_codes": list(self.result_codes.values()),
                 "survey_questions": list(self.survey_questions.values()),
                 "activist_codes": list(self.activist_codes.values()),
+                "codes": list(self.codes.values()),
             }
         )

@@ -1,4 +1,4 @@
-"""VAN emulator handlers: events, event shifts, event types and locations.
+"""VAN emulator handlers: events, event shifts and event types (locations: van_locations.py).
 
 Every handler takes the request context (``van_core.Call``) plus route arguments and returns a
 werkzeug ``Response`` or raises ``VanError``. Runs under the emulator lock.
@@ -7,7 +7,6 @@ werkzeug ``Response`` or raises ``VanError``. Runs under the emulator lock.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -18,39 +17,21 @@ from orgsync_dagster.sandbox.van_core import (
     iso_z,
     json_response,
     no_content,
-    norm,
     not_found,
     parse_iso,
     ref_id,
+    text_value,
     to_bool,
     to_int,
-    zip5,
 )
 from orgsync_dagster.sandbox.van_db import VanDatabase
 
 EVENTS_DEFAULT_TOP, EVENTS_MAX_TOP = 10, 50
-LIST_DEFAULT_TOP, LIST_MAX_TOP = 50, 200
-LOCATION_NAME_MAX = 50
 
 
 # ---------------------------------------------------------------------------------------------
 # Events
 # ---------------------------------------------------------------------------------------------
-def _text(body: dict[str, Any], prop: str, max_len: int, *, required: bool = False) -> str | None:
-    value = body.get(prop)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise bad_param(f"'{prop}' is required.", prop)
-        return None if value is None else value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)  # VAN's JSON binder coerces numbers into string properties
-    if not isinstance(value, str):
-        raise bad_param(f"'{prop}' must be a string.", prop)
-    if len(value) > max_len:
-        raise bad_param(f"'{prop}' must be {max_len} characters or fewer.", prop)
-    return value
-
-
 def _list(body: dict[str, Any], prop: str) -> list[Any]:
     value = body.get(prop)
     if value is None:
@@ -63,9 +44,9 @@ def _list(body: dict[str, Any], prop: str) -> list[Any]:
 def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
     """Validate a full Event body; return the stored fields (new shifts get ids last)."""
     db = call.db
-    name = _text(body, "name", 500, required=True)
-    short_name = _text(body, "shortName", 12)
-    description = _text(body, "description", 500)
+    name = text_value(body, "name", 500, required=True)
+    short_name = text_value(body, "shortName", 12)
+    description = text_value(body, "description", 500)
     start = parse_iso(body.get("startDate"), "startDate")
     end = parse_iso(body.get("endDate"), "endDate")
     if end <= start:
@@ -113,14 +94,23 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
     if len(shifts) > 1 and not event_type["canHaveMultipleShifts"]:
         raise bad_param(f"Event type '{event_type['name']}' cannot have multiple shifts.", "shifts")
 
-    codes = []
+    codes: list[dict[str, Any]] = []
     for i, code in enumerate(_list(body, "codes")):
         cid = code.get("codeId", code.get("codeID")) if isinstance(code, dict) else None
-        codes.append({"codeId": to_int(cid, f"codes[{i}].codeId"), "name": None, "codeType": "Tag"})
-    notes = [
-        {"noteId": i + 1, "text": n.get("text") if isinstance(n, dict) else str(n)}
-        for i, n in enumerate(_list(body, "notes"))
-    ]
+        cid = to_int(cid, f"codes[{i}].codeId")
+        if cid not in db.codes:
+            raise bad_param(f"'codes[{i}].codeId' must be a valid code in the current context.", f"codes[{i}].codeId")
+        if all(c["codeId"] != cid for c in codes):
+            codes.append({"codeId": cid})
+    if sum(1 for c in codes if db.codes[c["codeId"]]["codeType"] == "SourceCode") > 1:
+        raise bad_param("An event can have at most one source code.", "codes")
+    notes = []
+    for i, n in enumerate(_list(body, "notes")):
+        text = n.get("text") if isinstance(n, dict) else n
+        if not isinstance(text, str) or not text.strip():
+            raise bad_param(f"'notes[{i}].text' is required.", f"notes[{i}].text")
+        restricted = to_bool(n.get("isViewRestricted") if isinstance(n, dict) else None, f"notes[{i}].isViewRestricted")
+        notes.append({"noteId": i + 1, "text": text, "isViewRestricted": bool(restricted)})
     return {
         "name": name,
         "shortName": short_name,
@@ -137,7 +127,7 @@ def _validate_event(call: Call, body: dict[str, Any], existing: dict[str, Any] |
         "shifts": shifts,
         "codes": codes,
         "notes": notes,
-        "districtFieldValue": _text(body, "districtFieldValue", 50),
+        "districtFieldValue": text_value(body, "districtFieldValue", 50),
         "dotNetTimeZoneId": body.get("dotNetTimeZoneId") or "Eastern Standard Time",
     }
 
@@ -271,129 +261,3 @@ def get_event_type(call: Call, type_id: int) -> Response:
     if event_type is None:
         raise not_found(f"Event type {type_id} not found.")
     return json_response(copy.deepcopy(event_type))
-
-
-# ---------------------------------------------------------------------------------------------
-# Locations
-# ---------------------------------------------------------------------------------------------
-_STREET_RE = re.compile(r"^\s*(\d+[A-Za-z]?)\s+(\S.*?)\s*$")
-
-
-def _street(line1: Any) -> tuple[str, str] | None:
-    m = _STREET_RE.match(str(line1 or ""))
-    return (m.group(1).lower(), norm(m.group(2).rstrip("."))) if m else None
-
-
-def _validate_location(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    name = _text(body, "name", LOCATION_NAME_MAX, required=True)
-    address = body.get("address")
-    if address is not None and not isinstance(address, dict):
-        raise bad_param("'address' must be an object.", "address")
-    if address:
-        for prop in (
-            "addressLine1",
-            "addressLine2",
-            "addressLine3",
-            "city",
-            "stateOrProvince",
-            "zipOrPostalCode",
-            "countryCode",
-        ):
-            _text(address, prop, 100)
-    return name, address or None
-
-
-def _new_location(db: VanDatabase, name: str, address: dict[str, Any] | None) -> int:
-    loc_id = db.next_id("location")
-    addr = None
-    preview = None
-    if address:
-        addr = {
-            "addressId": db.next_id("address"),
-            "addressLine1": address.get("addressLine1"),
-            "addressLine2": address.get("addressLine2"),
-            "addressLine3": address.get("addressLine3"),
-            "city": address.get("city"),
-            "stateOrProvince": address.get("stateOrProvince"),
-            "zipOrPostalCode": address.get("zipOrPostalCode"),
-            "geoLocation": None,
-            "countryCode": address.get("countryCode") or "US",
-            "type": "Custom",
-            "isPreferred": None,
-        }
-        state_zip = " ".join(str(p) for p in (addr["stateOrProvince"], addr["zipOrPostalCode"]) if p)
-        parts = [addr["addressLine1"], addr["addressLine2"], addr["city"], state_zip]
-        preview = ", ".join(str(p) for p in parts if p) or None
-        addr["preview"] = preview
-    db.locations[loc_id] = {
-        "locationId": loc_id,
-        "name": name,
-        "displayName": f"{name}, {preview}" if preview else name,
-        "address": addr,
-        "notes": None,
-        "codes": None,
-    }
-    return loc_id
-
-
-def _match_location(db: VanDatabase, name: str, address: dict[str, Any] | None) -> int | None:
-    """VAN's US findOrCreate rules (street+apt+ZIP5 / name+ZIP5 / name+city+state)."""
-    address = address or {}
-    street = _street(address.get("addressLine1"))
-    z5 = zip5(address.get("zipOrPostalCode"))
-    z5 = z5 if len(z5) == 5 else ""
-    for loc in sorted(db.locations.values(), key=lambda loc: loc["locationId"]):
-        other = loc["address"] or {}
-        other_zip = zip5(other.get("zipOrPostalCode"))
-        same_name = norm(loc["name"]) == norm(name)
-        if street and z5:
-            hit = (
-                _street(other.get("addressLine1")) == street
-                and other_zip == z5
-                and norm(other.get("addressLine2")) == norm(address.get("addressLine2"))
-            )
-        elif z5:
-            hit = same_name and other_zip == z5
-        else:
-            hit = (
-                same_name
-                and norm(other.get("city")) == norm(address.get("city"))
-                and norm(other.get("stateOrProvince")) == norm(address.get("stateOrProvince"))
-                and (street is None or _street(other.get("addressLine1")) == street)
-            )
-        if hit:
-            return loc["locationId"]
-    return None
-
-
-def find_or_create_location(call: Call) -> Response:
-    name, address = _validate_location(call.body_object())
-    loc_id = _match_location(call.db, name, address)
-    if loc_id is None:
-        loc_id = _new_location(call.db, name, address)
-    return call.created(loc_id, f"locations/{loc_id}")
-
-
-def create_location(call: Call) -> Response:
-    name, address = _validate_location(call.body_object())
-    loc_id = _new_location(call.db, name, address)
-    return call.created(loc_id, f"locations/{loc_id}")
-
-
-def list_locations(call: Call) -> Response:
-    wanted = norm(call.arg("name")) if call.arg("name") else None
-    items = [loc for loc in call.db.locations.values() if wanted is None or wanted in norm(loc["name"])]
-    return call.page(items, LIST_DEFAULT_TOP, LIST_MAX_TOP, view=call.db.location_view)
-
-
-def get_location(call: Call, location_id: int) -> Response:
-    loc = call.db.locations.get(location_id)
-    if loc is None:
-        raise not_found(f"Location {location_id} not found.")
-    return json_response(call.db.location_view(loc))
-
-
-def delete_location(call: Call, location_id: int) -> Response:
-    if call.db.locations.pop(location_id, None) is None:
-        raise not_found(f"Location {location_id} not found.")
-    return no_content()

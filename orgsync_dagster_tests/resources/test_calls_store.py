@@ -81,3 +81,14 @@ def test_partition_lock_is_exclusive_until_released_expired_or_stolen():
     s.release_lock("c1:2026-03-05", "run-b")
     assert s.acquire_lock("c1:2026-03-05", "run-c", 0) is None
     assert s.acquire_lock("c1:2026-03-05", "run-d", 60) is None  # run-c's lease ran out
+
+
+def test_production_refuses_mongomock_and_a_missing_uri(monkeypatch):
+    import pytest
+
+    from orgsync_dagster.lib.profile import ProfileError
+
+    monkeypatch.setenv("ORGSYNC_PROFILE", "production")
+    for uri in ("", f"mongomock://{uuid.uuid4().hex}"):
+        with pytest.raises(ProfileError, match="MONGODB_URI"):
+            CallsStoreResource(uri=uri).get("1")
