@@ -1,11 +1,15 @@
-"""The calls sync's configuration as data: ``orgsync_dagster/calls/candidates.yaml`` (or $ORGSYNC_CALLS_CONFIG).
+"""The calls sync's configuration: typed objects, and the parsing that turns documents into them.
 
-Why a YAML file in the repo: it plays the part of the original's Airtable sheets (one listing row per candidate,
-one row per on-screen result) but is reviewed, versioned and deployed with the code, needs no extra service, and
-the partitions (one per candidate) are known at load time. The file holds no secrets: VAN keys stay in
-VAN_API_KEYS, bucket and endpoint in the environment.
+Two sources, both injected at run time (nothing here is read at import):
 
-This module only parses and checks the file's shape; checking the ids against VAN is ``validate.py``.
+* **Deployment settings** (bucket, prefixes, CDR time zone, test accounts, the day partitions' time zone): the
+  ``calls`` section of orgsync.yaml, through the ``orgsync_config`` resource (``CallsDeployment``).
+* **What staff edit without a deploy**: one document per candidate, one per VAN instance (its budget) and the
+  term-code table, kept in the warehouse with their history (``config_store.py``; the YAML seed/import format is
+  ``candidates.yaml``).
+
+Parsing never stops at the first problem: every problem is a ``FieldError`` naming the field
+(``results['strong support'].responses[0]``), so a web form or an import can show them all at once.
 No Dagster import.
 """
 
@@ -13,20 +17,77 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-DEFAULT_PATH = Path(__file__).resolve().parent / "candidates.yaml"
 STRATEGIES = ("full", "hybrid", "all_csv")
 VAN_MODES = {"van": 0, "myvoters": 0, "0": 0, "myc": 1, "mycampaign": 1, "1": 1}
-DEFAULT_DAILY_BUDGET = 1000  # VAN's free requests per day and key
+MODE_NAMES = {0: "van", 1: "myc"}
+CDR_DATE_ORDERS = ("month_first", "day_first")
+DEFAULT_FREE_REQUESTS = 1000  # VAN's free requests per day and key
+DEFAULT_USD_PER_REQUEST = 0.01  # VAN's price of each request above the free allowance
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+CANDIDATE_FIELDS = (
+    "display_name",
+    "district",
+    "active",
+    "van_instance",
+    "van_mode",
+    "strategy",
+    "timezone",
+    "sync_hour",
+    "daily_budget",
+    "bulk_import_threshold",
+    "contact_type_id",
+    "input_type_id",
+    "cdr_date_order",
+    "report_channel",
+    "report_webhook_env",
+    "success_webhook_env",
+    "failure_webhook_env",
+    "results",
+)
+RULE_FIELDS = (
+    "display_name",
+    "success",
+    "result_code",
+    "activist_codes",
+    "responses",
+    "sync_to_van",
+    "include_in_csv",
+    "value",
+)
+INSTANCE_FIELDS = ("daily_free_requests", "daily_paid_budget_usd", "usd_per_request")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a configuration document (``field`` is a path inside the document)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def under(self, prefix: str) -> FieldError:
+        if not prefix:
+            return self
+        sep = "" if not self.field or self.field.startswith("[") else "."
+        return FieldError(f"{prefix}{sep}{self.field}", self.message)
 
 
 class CallsConfigError(ValueError):
-    """The calls configuration file cannot be used; the message says where and why."""
+    """The calls configuration cannot be used; ``errors`` lists every problem found."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None):
+        self.errors = list(errors or [])
+        if self.errors:
+            message = message + "\n" + "\n".join(f"- {e}" for e in self.errors)
+        super().__init__(message)
 
 
 def normalize_result(value) -> str:
@@ -37,6 +98,7 @@ def normalize_result(value) -> str:
     return text
 
 
+# -- typed objects ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ResultRule:
     """What to do with a call that ended on one on-screen result."""
@@ -71,13 +133,52 @@ class Candidate:
     contact_type_id: int
     input_type_id: int
     results: dict[str, ResultRule] = field(default_factory=dict)
+    bulk_import_threshold: int | None = None  # more VAN-bound calls than this in one run: one bulk import job
+    cdr_date_order: str | None = None  # month_first | day_first | None (detected per file, refused if ambiguous)
+    report_channel: str | None = None  # a label (e.g. "#ny14-field") shown with the report
+    report_webhook_env: str | None = None  # NAME of the environment variable holding the Slack webhook URL
+    success_webhook_env: str | None = None
+    failure_webhook_env: str | None = None
+    version: int = 0  # the config store's version this object was read at
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def mode_name(self) -> str:
+        return MODE_NAMES[self.van_mode]
+
     def rule_for(self, result_key: str) -> ResultRule | None:
         return self.results.get(result_key)
+
+
+@dataclass(frozen=True)
+class VanInstance:
+    """One VAN key's daily request budget: the free allowance plus an explicit paid budget."""
+
+    name: str
+    daily_free_requests: int = DEFAULT_FREE_REQUESTS
+    daily_paid_budget_usd: float = 0.0
+    usd_per_request: float = DEFAULT_USD_PER_REQUEST
+
+    @property
+    def paid_requests(self) -> int:
+        if self.usd_per_request <= 0:
+            return 0
+        return int(round(self.daily_paid_budget_usd / self.usd_per_request, 6))
+
+    @property
+    def daily_request_budget(self) -> int:
+        return self.daily_free_requests + self.paid_requests
+
+    def cost_usd(self, requests_today: int) -> float:
+        """What the requests of one day cost at this key's price (the free allowance first)."""
+        return round(max(0, requests_today - self.daily_free_requests) * self.usd_per_request, 2)
+
+    def describe(self) -> str:
+        paid = f" + ${self.daily_paid_budget_usd:.2f} paid ({self.paid_requests:,})" if self.paid_requests else ""
+        return f"{self.daily_request_budget:,} requests a day ({self.daily_free_requests:,} free{paid})"
 
 
 @dataclass(frozen=True)
@@ -87,28 +188,48 @@ class TermCode:
 
 
 @dataclass(frozen=True)
-class CallsSettings:
-    timezone: str
-    start_date: str
-    default_sync_hour: int
-    report_deadline_hour: int
-    s3_bucket: str | None
-    csv_prefix: str
-    cdr_prefix: str
-    quarantine_prefix: str
-    cdr_time_formats: tuple[str, ...]
-    cdr_timezone: str
-    test_accounts: tuple[str, ...]
-    csv_link_expiry_hours: int
-    van_budgets: dict[str, int]
-    term_codes: dict[str, TermCode]
-    candidates: dict[str, Candidate]
+class CallsDeployment:
+    """The ``calls`` section of orgsync.yaml: where files are and how days are cut (no staff-edited data)."""
+
+    timezone: str = "America/New_York"
+    start_date: str = "2026-01-01"
+    default_sync_hour: int = 6
+    report_deadline_hour: int = 9
+    s3_bucket: str | None = None
+    csv_prefix: str = "calls/csv/"
+    cdr_prefix: str = "livevox/cdr/"
+    quarantine_prefix: str = "livevox/quarantine/"
+    bulk_import_prefix: str = "calls/bulk-import/"
+    cdr_timezone: str = "America/New_York"
+    test_accounts: tuple[str, ...] = ("TEST123*", "123457")
+    bulk_import_poll_minutes: float = 20.0
 
     def bucket(self) -> str:
         return self.s3_bucket or os.environ.get("ORGSYNC_S3_BUCKET") or "orgsync"
 
+
+@dataclass(frozen=True)
+class CallsSettings:
+    """Everything one run needs, read at the start of the run (deployment file + warehouse store)."""
+
+    deployment: CallsDeployment
+    instances: dict[str, VanInstance]
+    term_codes: dict[str, TermCode]
+    candidates: dict[str, Candidate]
+
+    def __getattr__(self, name):  # deployment settings read as settings.csv_prefix, settings.cdr_timezone, ...
+        if name != "deployment" and name in CallsDeployment.__dataclass_fields__:
+            return getattr(self.deployment, name)
+        raise AttributeError(name)
+
+    def bucket(self) -> str:
+        return self.deployment.bucket()
+
+    def instance(self, name: str) -> VanInstance:
+        return self.instances.get(name) or VanInstance(name)
+
     def budget_for(self, instance: str) -> int:
-        return self.van_budgets.get(instance, DEFAULT_DAILY_BUDGET)
+        return self.instance(instance).daily_request_budget
 
     def candidate(self, slug: str) -> Candidate:
         try:
@@ -120,189 +241,346 @@ class CallsSettings:
         return {c.district: c for c in self.candidates.values()}
 
 
-def _tz(name, where: str) -> str:
-    try:
-        ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CallsConfigError(
-            f"{where}: unknown time zone {name!r} (use an IANA name like America/New_York)"
-        ) from None
-    return str(name)
+# -- parsing with error collection ----------------------------------------------------------------------------------
+class _Errors(list):
+    def add(self, where: str, message: str) -> None:
+        self.append(FieldError(where, message))
 
 
-def _int(value, where: str, *, default=None, minimum=None) -> int | None:
+def _key(name) -> str:
+    return f"[{str(name)!r}]"
+
+
+def _int(raw: dict, name: str, errors: _Errors, where: str = "", *, default=None, minimum=None, maximum=None):
+    value = raw.get(name)
+    path = f"{where}{name}"
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CallsConfigError(f"{where} must be an integer, got {value!r}")
+        errors.add(path, f"must be a whole number, got {value!r}")
+        return default
     if minimum is not None and value < minimum:
-        raise CallsConfigError(f"{where} must be at least {minimum}, got {value}")
+        errors.add(path, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        errors.add(path, f"must be at most {maximum}, got {value}")
     return value
 
 
-def _ids(value, where: str) -> tuple[int, ...]:
+def _number(raw: dict, name: str, errors: _Errors, *, default: float, minimum: float = 0.0) -> float:
+    value = raw.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.add(name, f"must be a number, got {value!r}")
+        return default
+    if value < minimum:
+        errors.add(name, f"must be at least {minimum}, got {value}")
+    return float(value)
+
+
+def _bool(raw: dict, name: str, errors: _Errors, where: str = "", default: bool = False) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        errors.add(f"{where}{name}", f"must be true or false, got {value!r}")
+        return default
+    return value
+
+
+def _tz(value, path: str, errors: _Errors, default: str) -> str:
+    if value is None:
+        return default
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.add(path, f"unknown time zone {value!r} (use an IANA name like America/New_York)")
+        return default
+    return str(value)
+
+
+def _env_name(raw: dict, name: str, errors: _Errors) -> str | None:
+    value = raw.get(name)
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if "://" in text or text.lower().startswith("hooks."):
+        # never echo the value: it is a bearer secret
+        errors.add(
+            name,
+            "holds a URL: webhook URLs are secrets and are never stored in the configuration. Put the URL in an "
+            "environment variable of the code location and write that variable's NAME here (e.g. SLACK_WEBHOOK_NY14)",
+        )
+        return None
+    if not ENV_NAME.match(text):
+        errors.add(name, f"must be an environment variable name in capitals (e.g. SLACK_WEBHOOK_NY14), got {text!r}")
+        return None
+    return text
+
+
+def _ids(value, path: str, errors: _Errors) -> tuple[int, ...]:
     if value in (None, ""):
         return ()
     items = value if isinstance(value, list) else [value]
-    return tuple(_int(v, f"{where}[{i}]") for i, v in enumerate(items))
+    out = []
+    for i, v in enumerate(items):
+        if isinstance(v, bool) or not isinstance(v, int):
+            errors.add(f"{path}[{i}]", f"must be a whole number (a VAN id), got {v!r}")
+        else:
+            out.append(v)
+    return tuple(out)
 
 
-def _pairs(value, where: str) -> tuple[tuple[int, int], ...]:
+def _pairs(value, path: str, errors: _Errors) -> tuple[tuple[int, int], ...]:
     if value in (None, ""):
         return ()
     if not isinstance(value, list):
-        raise CallsConfigError(f"{where} must be a list of [surveyQuestionId, surveyResponseId] pairs")
+        errors.add(path, "must be a list of [surveyQuestionId, surveyResponseId] pairs")
+        return ()
     out = []
     for i, pair in enumerate(value):
         if isinstance(pair, dict):
             pair = [pair.get("question"), pair.get("response")]
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise CallsConfigError(f"{where}[{i}] must be [surveyQuestionId, surveyResponseId], got {pair!r}")
-        out.append((_int(pair[0], f"{where}[{i}][0]"), _int(pair[1], f"{where}[{i}][1]")))
+        ok = isinstance(pair, list) and len(pair) == 2
+        ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        if not ok:
+            errors.add(f"{path}[{i}]", f"must be [surveyQuestionId, surveyResponseId], got {pair!r}")
+            continue
+        out.append((pair[0], pair[1]))
     return tuple(out)
 
 
-def _rule(key: str, raw, where: str) -> ResultRule:
+def _rule(key: str, raw, where: str, errors: _Errors) -> ResultRule | None:
     if not isinstance(raw, dict):
-        raise CallsConfigError(f"{where} must be a mapping of settings")
-    unknown = set(raw) - {
-        "display_name",
-        "success",
-        "result_code",
-        "activist_codes",
-        "responses",
-        "sync_to_van",
-        "include_in_csv",
-        "value",
-    }
-    if unknown:
-        raise CallsConfigError(f"{where}: unknown setting(s) {sorted(unknown)}")
-    for flag in ("sync_to_van", "include_in_csv"):
-        if flag in raw and not isinstance(raw[flag], bool):
-            raise CallsConfigError(f"{where}.{flag} must be true or false, got {raw[flag]!r}")
+        errors.add(where, "must be a mapping of settings (success, result_code, responses, sync_to_van, ...)")
+        return None
+    for name in sorted(set(raw) - set(RULE_FIELDS)):
+        errors.add(f"{where}.{name}", f"is not a setting of a result (known: {', '.join(RULE_FIELDS)})")
+    prefix = f"{where}."
     return ResultRule(
         key=key,
         display_name=str(raw.get("display_name") or key),
         success=raw.get("success"),
-        result_code=_int(raw.get("result_code"), f"{where}.result_code"),
-        activist_codes=_ids(raw.get("activist_codes"), f"{where}.activist_codes"),
-        responses=_pairs(raw.get("responses"), f"{where}.responses"),
-        sync_to_van=bool(raw.get("sync_to_van", False)),
-        include_in_csv=bool(raw.get("include_in_csv", False)),
-        value=_int(raw.get("value"), f"{where}.value", default=0),
+        result_code=_int(raw, "result_code", errors, prefix),
+        activist_codes=_ids(raw.get("activist_codes"), f"{prefix}activist_codes", errors),
+        responses=_pairs(raw.get("responses"), f"{prefix}responses", errors),
+        sync_to_van=_bool(raw, "sync_to_van", errors, prefix),
+        include_in_csv=_bool(raw, "include_in_csv", errors, prefix),
+        value=_int(raw, "value", errors, prefix, default=0) or 0,
     )
 
 
-def _candidate(slug: str, raw, settings: dict, instances: set[str]) -> Candidate:
-    where = f"candidates.{slug}"
+def parse_candidate(
+    slug: str,
+    raw,
+    *,
+    instances: set[str] | None = None,
+    deployment: CallsDeployment | None = None,
+    version: int = 0,
+) -> tuple[Candidate | None, list[FieldError]]:
+    """One candidate document -> (Candidate, []) or (None, every problem). ``instances``: the VAN instances
+    configured (a candidate must name one of them unless it is all_csv)."""
+    deployment = deployment or CallsDeployment()
+    errors = _Errors()
+    if not SLUG.match(str(slug or "")):
+        errors.add("slug", f"must be lower-case letters, digits, '-' or '_' (at most 64), got {slug!r}")
     if not isinstance(raw, dict):
-        raise CallsConfigError(f"{where} must be a mapping")
+        errors.add("", "a candidate must be a mapping of settings")
+        return None, list(errors)
+    for name in sorted(set(raw) - set(CANDIDATE_FIELDS)):
+        errors.add(name, f"is not a candidate setting (known: {', '.join(CANDIDATE_FIELDS)})")
     strategy = str(raw.get("strategy", "full")).replace(" ", "_").lower()
     if strategy not in STRATEGIES:
-        raise CallsConfigError(f"{where}.strategy must be one of {', '.join(STRATEGIES)}, got {raw.get('strategy')!r}")
-    instance = raw.get("van_instance")
-    if strategy != "all_csv":
-        if not instance:
-            raise CallsConfigError(f"{where}.van_instance is required for strategy {strategy}")
-        if instances and instance not in instances:
-            raise CallsConfigError(f"{where}.van_instance {instance!r} is not in van_instances {sorted(instances)}")
+        errors.add("strategy", f"must be one of {', '.join(STRATEGIES)}, got {raw.get('strategy')!r}")
+    instance = raw.get("van_instance") or None
+    if strategy != "all_csv" and not instance:
+        errors.add("van_instance", f"is required for strategy {strategy} (the VAN key the calls go to)")
+    if instance and instances is not None and instance not in instances:
+        errors.add("van_instance", f"{instance!r} is not a configured VAN instance ({', '.join(sorted(instances))})")
     mode = VAN_MODES.get(str(raw.get("van_mode", "myc")).lower())
     if mode is None:
-        raise CallsConfigError(
-            f"{where}.van_mode must be myc (MyCampaign) or van (MyVoters), got {raw.get('van_mode')!r}"
-        )
+        errors.add("van_mode", f"must be myc (MyCampaign) or van (MyVoters), got {raw.get('van_mode')!r}")
+        mode = 1
+    order = raw.get("cdr_date_order")
+    if order is not None and order not in CDR_DATE_ORDERS:
+        errors.add("cdr_date_order", f"must be month_first, day_first or empty, got {order!r}")
+        order = None
     results_raw = raw.get("results") or {}
-    if not isinstance(results_raw, dict):
-        raise CallsConfigError(f"{where}.results must map on-screen results to their settings")
     results: dict[str, ResultRule] = {}
+    if not isinstance(results_raw, dict):
+        errors.add("results", "must map on-screen results to their settings")
+        results_raw = {}
     for name, rule_raw in results_raw.items():
         key = normalize_result(name)
+        where = f"results{_key(name)}"
+        if not key:
+            errors.add(where, "an on-screen result needs a name")
+            continue
         if key in results:
-            raise CallsConfigError(f"{where}.results: {name!r} is listed twice (after normalising case and spaces)")
-        results[key] = _rule(key, rule_raw, f"{where}.results[{name!r}]")
-    sync_hour = _int(raw.get("sync_hour"), f"{where}.sync_hour", default=settings["default_sync_hour"], minimum=0)
-    if sync_hour > 23:
-        raise CallsConfigError(f"{where}.sync_hour must be 0..23")
-    return Candidate(
-        slug=slug,
+            errors.add(where, "is listed twice (after normalising case, spaces and '(...)')")
+            continue
+        rule = _rule(key, rule_raw, where, errors)
+        if rule is not None:
+            results[key] = rule
+    district = str(raw.get("district") or slug or "").strip().lower()
+    if not district or "-" in district:
+        errors.add("district", f"must be the account-number prefix without '-' (e.g. ny14), got {district!r}")
+    candidate = Candidate(
+        slug=str(slug),
         display_name=str(raw.get("display_name") or slug),
-        district=str(raw.get("district") or slug).lower(),
+        district=district,
         van_instance=instance,
         van_mode=mode,
-        strategy=strategy,
-        timezone=_tz(raw.get("timezone", settings["timezone"]), f"{where}.timezone"),
-        sync_hour=sync_hour,
-        active=bool(raw.get("active", True)),
-        daily_budget=_int(raw.get("daily_budget"), f"{where}.daily_budget", minimum=0),
-        contact_type_id=_int(raw.get("contact_type_id"), f"{where}.contact_type_id", default=1),
-        input_type_id=_int(raw.get("input_type_id"), f"{where}.input_type_id", default=11),
+        strategy=strategy if strategy in STRATEGIES else "full",
+        timezone=_tz(raw.get("timezone"), "timezone", errors, deployment.timezone),
+        sync_hour=_int(raw, "sync_hour", errors, default=deployment.default_sync_hour, minimum=0, maximum=23),
+        active=_bool(raw, "active", errors, default=True),
+        daily_budget=_int(raw, "daily_budget", errors, minimum=0),
+        contact_type_id=_int(raw, "contact_type_id", errors, default=1),
+        input_type_id=_int(raw, "input_type_id", errors, default=11),
         results=results,
+        bulk_import_threshold=_int(raw, "bulk_import_threshold", errors, minimum=1),
+        cdr_date_order=order,
+        report_channel=(str(raw["report_channel"]) if raw.get("report_channel") else None),
+        report_webhook_env=_env_name(raw, "report_webhook_env", errors),
+        success_webhook_env=_env_name(raw, "success_webhook_env", errors),
+        failure_webhook_env=_env_name(raw, "failure_webhook_env", errors),
+        version=version,
     )
+    return (None if errors else candidate), list(errors)
 
 
-def parse_settings(data: dict) -> CallsSettings:
-    if not isinstance(data, dict):
-        raise CallsConfigError("the calls configuration must be a mapping with settings, van_instances, candidates")
-    s = data.get("settings") or {}
-    s = {
-        "timezone": _tz(s.get("timezone", "America/New_York"), "settings.timezone"),
-        "default_sync_hour": _int(s.get("default_sync_hour"), "settings.default_sync_hour", default=6, minimum=0),
-        **{k: v for k, v in s.items() if k not in ("timezone", "default_sync_hour")},
-    }
-    start = str(s.get("start_date", "2026-01-01"))
+def parse_instance(name: str, raw) -> tuple[VanInstance | None, list[FieldError]]:
+    errors = _Errors()
+    if not re.match(r"^[A-Za-z0-9_-]{1,64}$", str(name or "")):
+        errors.add("name", f"must be letters, digits, '-' or '_', got {name!r}")
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        return None, [FieldError("", f"must be a mapping of {', '.join(INSTANCE_FIELDS)}")]
+    for key in sorted(set(raw) - set(INSTANCE_FIELDS)):
+        errors.add(key, f"is not a VAN instance setting (known: {', '.join(INSTANCE_FIELDS)})")
+    inst = VanInstance(
+        name=str(name),
+        daily_free_requests=_int(raw, "daily_free_requests", errors, default=DEFAULT_FREE_REQUESTS, minimum=0),
+        daily_paid_budget_usd=_number(raw, "daily_paid_budget_usd", errors, default=0.0),
+        usd_per_request=_number(raw, "usd_per_request", errors, default=DEFAULT_USD_PER_REQUEST),
+    )
+    if inst.daily_paid_budget_usd > 0 and inst.usd_per_request <= 0:
+        errors.add("usd_per_request", "must be above 0 when a paid budget is set")
+    return (None if errors else inst), list(errors)
+
+
+def parse_term_codes(raw) -> tuple[dict[str, TermCode], list[FieldError]]:
+    errors = _Errors()
+    out: dict[str, TermCode] = {}
+    if raw in (None, ""):
+        return out, []
+    if not isinstance(raw, dict):
+        return out, [FieldError("", "must map Livevox results (term codes) to their attributes")]
+    for name, attrs in raw.items():
+        where = _key(name)
+        if attrs is not None and not isinstance(attrs, dict):
+            errors.add(where, "must be a mapping (full_on_screen_result and attributes such as contact, dropped)")
+            continue
+        attrs = dict(attrs or {})
+        full = normalize_result(attrs.pop("full_on_screen_result", name))
+        for flag in ("contact", "dropped"):
+            if flag in attrs and not isinstance(attrs[flag], bool):
+                errors.add(f"{where}.{flag}", f"must be true or false, got {attrs[flag]!r}")
+        key = normalize_result(name)
+        if key in out:
+            errors.add(where, "is listed twice (after normalising case, spaces and '(...)')")
+        out[key] = TermCode(full, attrs)
+    return out, list(errors)
+
+
+def parse_deployment(section: dict | None) -> CallsDeployment:
+    """The ``calls`` section of orgsync.yaml; raises CallsConfigError listing every problem."""
+    s = dict(section or {})
+    errors = _Errors()
+    known = set(CallsDeployment.__dataclass_fields__)
+    for name in sorted(set(s) - known):
+        errors.add(f"calls.{name}", f"is not a calls setting (known: {', '.join(sorted(known))})")
+    d = CallsDeployment()
+    start = str(s.get("start_date", d.start_date))
     try:
         dt.date.fromisoformat(start)
     except ValueError:
-        raise CallsConfigError(f"settings.start_date must be YYYY-MM-DD, got {start!r}") from None
-    budgets_raw = data.get("van_instances") or {}
-    if not isinstance(budgets_raw, dict):
-        raise CallsConfigError("van_instances must map instance names to {daily_budget: N}")
-    budgets = {
-        str(name): _int(
-            (v or {}).get("daily_budget"), f"van_instances.{name}.daily_budget", default=DEFAULT_DAILY_BUDGET, minimum=0
-        )
-        for name, v in budgets_raw.items()
-    }
-    term_codes = {}
-    for name, attrs in (data.get("term_codes") or {}).items():
-        attrs = dict(attrs or {})
-        full = normalize_result(attrs.pop("full_on_screen_result", name))
-        term_codes[normalize_result(name)] = TermCode(full, attrs)
-    candidates_raw = data.get("candidates") or {}
-    if not isinstance(candidates_raw, dict) or not candidates_raw:
-        raise CallsConfigError("candidates must map candidate slugs to their settings (at least one)")
-    candidates = {str(slug): _candidate(str(slug), raw, s, set(budgets)) for slug, raw in candidates_raw.items()}
-    districts: dict[str, str] = {}
-    for c in candidates.values():
-        if c.district in districts:
-            raise CallsConfigError(f"candidates {districts[c.district]!r} and {c.slug!r} share district {c.district!r}")
-        districts[c.district] = c.slug
-    formats = s.get("cdr_time_formats") or ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"]
-    return CallsSettings(
-        timezone=s["timezone"],
+        errors.add("calls.start_date", f"must be YYYY-MM-DD, got {start!r}")
+        start = d.start_date
+    timezone = _tz(s.get("timezone"), "calls.timezone", errors, d.timezone)
+    out = CallsDeployment(
+        timezone=timezone,
         start_date=start,
-        default_sync_hour=s["default_sync_hour"],
-        report_deadline_hour=_int(s.get("report_deadline_hour"), "settings.report_deadline_hour", default=9),
+        default_sync_hour=_int(s, "default_sync_hour", errors, "calls.", default=6, minimum=0, maximum=23),
+        report_deadline_hour=_int(s, "report_deadline_hour", errors, "calls.", default=9, minimum=0, maximum=23),
         s3_bucket=s.get("s3_bucket") or None,
-        csv_prefix=str(s.get("csv_prefix", "calls/csv/")),
-        cdr_prefix=str(s.get("cdr_prefix", "livevox/cdr/")),
-        quarantine_prefix=str(s.get("quarantine_prefix", "livevox/quarantine/")),
-        cdr_time_formats=tuple(formats),
-        cdr_timezone=_tz(s.get("cdr_timezone", s["timezone"]), "settings.cdr_timezone"),
-        test_accounts=tuple(str(t) for t in (s.get("test_accounts") or ["TEST123*", "123457"])),
-        csv_link_expiry_hours=_int(s.get("csv_link_expiry_hours"), "settings.csv_link_expiry_hours", default=48),
-        van_budgets=budgets,
-        term_codes=term_codes,
-        candidates=candidates,
+        csv_prefix=str(s.get("csv_prefix", d.csv_prefix)),
+        cdr_prefix=str(s.get("cdr_prefix", d.cdr_prefix)),
+        quarantine_prefix=str(s.get("quarantine_prefix", d.quarantine_prefix)),
+        bulk_import_prefix=str(s.get("bulk_import_prefix", d.bulk_import_prefix)),
+        cdr_timezone=_tz(s.get("cdr_timezone"), "calls.cdr_timezone", errors, timezone),
+        test_accounts=tuple(str(t) for t in (s.get("test_accounts") or d.test_accounts)),
+        bulk_import_poll_minutes=_number(s, "bulk_import_poll_minutes", errors, default=d.bulk_import_poll_minutes),
     )
+    if errors:
+        raise CallsConfigError("the calls section of the configuration file is not usable:", list(errors))
+    return out
 
 
-def load_settings(path: str | os.PathLike | None = None) -> CallsSettings:
-    p = Path(path or os.environ.get("ORGSYNC_CALLS_CONFIG") or DEFAULT_PATH)
-    if not p.exists():
-        raise CallsConfigError(f"calls configuration {p} does not exist (ORGSYNC_CALLS_CONFIG)")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise CallsConfigError(f"calls configuration {p} is not valid YAML: {exc}") from None
-    return parse_settings(data or {})
+def parse_documents(data: dict, deployment: CallsDeployment | None = None) -> tuple[CallsSettings | None, list]:
+    """The YAML/import shape ``{van_instances, term_codes, candidates}`` -> settings, or every problem with its full
+    path (``candidates.mo01.results['busy'].value``)."""
+    deployment = deployment or CallsDeployment()
+    errors: list[FieldError] = []
+    if not isinstance(data, dict):
+        return None, [FieldError("", "must be a mapping with van_instances, term_codes and candidates")]
+    for name in sorted(set(data) - {"van_instances", "term_codes", "candidates"}):
+        errors.append(FieldError(name, "is not a section (known: van_instances, term_codes, candidates)"))
+    instances: dict[str, VanInstance] = {}
+    raw_instances = data.get("van_instances") or {}
+    if not isinstance(raw_instances, dict):
+        errors.append(FieldError("van_instances", "must map instance names to their budgets"))
+        raw_instances = {}
+    for name, raw in raw_instances.items():
+        inst, errs = parse_instance(str(name), raw)
+        errors += [e.under(f"van_instances.{name}") for e in errs]
+        if inst:
+            instances[inst.name] = inst
+    term_codes, errs = parse_term_codes(data.get("term_codes"))
+    errors += [e.under("term_codes") for e in errs]
+    candidates: dict[str, Candidate] = {}
+    raw_candidates = data.get("candidates") or {}
+    if not isinstance(raw_candidates, dict):
+        errors.append(FieldError("candidates", "must map candidate slugs to their settings"))
+        raw_candidates = {}
+    for slug, raw in raw_candidates.items():
+        cand, errs = parse_candidate(str(slug), raw, instances=set(raw_instances), deployment=deployment)
+        errors += [e.under(f"candidates.{slug}") for e in errs]
+        if cand:
+            candidates[cand.slug] = cand
+    errors += district_clashes(candidates.values())
+    if errors:
+        return None, errors
+    return CallsSettings(deployment, instances, term_codes, candidates), []
+
+
+def district_clashes(candidates) -> list[FieldError]:
+    seen: dict[str, str] = {}
+    out = []
+    for c in candidates:
+        if c.district in seen:
+            out.append(
+                FieldError(
+                    f"candidates.{c.slug}.district", f"{c.district!r} is already the district of {seen[c.district]!r}"
+                )
+            )
+        else:
+            seen[c.district] = c.slug
+    return out
+
+
+def parse_settings(data: dict, deployment: CallsDeployment | None = None) -> CallsSettings:
+    """Like ``parse_documents`` but raises CallsConfigError listing every problem (tests, the YAML seed)."""
+    settings, errors = parse_documents(data, deployment)
+    if errors:
+        raise CallsConfigError("the calls configuration is not usable:", errors)
+    return settings
