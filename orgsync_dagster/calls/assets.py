@@ -145,8 +145,17 @@ def van_reference_data_asset(
                     description=f"VAN {instance}: today's request budget is spent and no reference data was fetched before",
                     allow_retries=False,
                 ) from None
-        except (ApiError, VanConfigError) as exc:
-            raise dg.Failure(description=f"cannot read VAN reference data for {slug}: {exc}") from None
+        except ApiError as exc:
+            if exc.retryable:
+                raise  # 429/5xx after the client's own retries: the asset's retry policy tries again later
+            hint = " (check the API key and the |0/|1 database mode)" if exc.status in (401, 403) else ""
+            raise dg.Failure(
+                description=f"cannot read VAN reference data for {slug}: {exc}{hint}", allow_retries=False
+            ) from None
+        except VanConfigError as exc:
+            raise dg.Failure(
+                description=f"cannot read VAN reference data for {slug}: {exc}", allow_retries=False
+            ) from None
         spent = meter.spent("van")
     ref.update(
         instance=instance,
@@ -343,7 +352,10 @@ def call_sync_status(
             allowance, budget_info, reason = allowance_for(settings, candidate, meter, engine)
             inst = settings.instance(candidate.van_instance) if candidate.van_instance else None
             spent_before = meter.spent_today("van", inst.name) if inst else 0
-            client = van_client(van, settings, candidate, meter) if candidate.strategy != "all_csv" else None
+            try:
+                client = van_client(van, settings, candidate, meter) if candidate.strategy != "all_csv" else None
+            except VanConfigError as exc:
+                raise dg.Failure(description=f"calls sync of {slug}: {exc}", allow_retries=False) from None
             bucket = settings.bucket()
             result = sync_day(
                 store=calls_store,

@@ -47,6 +47,7 @@ OPEN_STATES = (PREPARED, POSTING, POSTED)
 REQUESTS_NEEDED = 6  # POST + a few polls + the results file: a batch is not started with fewer left today
 EXPECTED_REQUESTS = 3  # the plan's estimate: POST, one status poll, the results file
 MAX_ROWS = 100_000  # per job (VAN: zip up to 100 MB, 50 columns)
+FIRST_POLL_SECONDS = 2.0  # VAN needs a moment; later polls back off (x1.5, at most a minute apart)
 Uploader = Callable[[str, bytes], str]  # (object key, zip bytes) -> presigned URL VAN downloads it from
 
 
@@ -225,7 +226,7 @@ class BulkImporter:
     def _poll_and_record(self, token: str, job_id: int, instance: str) -> None:
         calls = self._calls_of(token)
         deadline = time.monotonic() + self.poll_seconds
-        wait = min(30.0, max(2.0, len(calls) / 2000))
+        wait = min(30.0, max(FIRST_POLL_SECONDS, len(calls) / 2000))
         job = None
         while True:
             try:
