@@ -47,7 +47,7 @@ OPEN_STATES = (PREPARED, POSTING, POSTED)
 REQUESTS_NEEDED = 6  # POST + a few polls + the results file: a batch is not started with fewer left today
 EXPECTED_REQUESTS = 3  # the plan's estimate: POST, one status poll, the results file
 MAX_ROWS = 100_000  # per job (VAN: zip up to 100 MB, 50 columns)
-FIRST_POLL_SECONDS = 2.0  # VAN needs a moment; later polls back off (x1.5, at most a minute apart)
+FIRST_POLL_SECONDS = 2.0  # default first wait: VAN needs a moment; later polls back off (x1.5, at most a minute apart)
 Uploader = Callable[[str, bytes], str]  # (object key, zip bytes) -> presigned URL VAN downloads it from
 
 
@@ -98,8 +98,10 @@ class BulkImporter:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         sleep: Callable[[float], None] = time.sleep,
         logger=None,
+        first_poll_seconds: float = FIRST_POLL_SECONDS,
     ):
         self.engine, self.store, self.client, self.candidate = engine, store, client, candidate
+        self.first_poll = first_poll_seconds
         self.day, self.run_id, self.uploader, self.s3_prefix = day, run_id, uploader, s3_prefix
         self.poll_seconds, self.clock, self.sleep = poll_minutes * 60.0, clock, sleep
         self.log = logger or log
@@ -226,7 +228,7 @@ class BulkImporter:
     def _poll_and_record(self, token: str, job_id: int, instance: str) -> None:
         calls = self._calls_of(token)
         deadline = time.monotonic() + self.poll_seconds
-        wait = min(30.0, max(FIRST_POLL_SECONDS, len(calls) / 2000))
+        wait = min(30.0, max(self.first_poll, len(calls) / 2000))
         job = None
         while True:
             try:

@@ -138,6 +138,7 @@ def sync_day(
     budget_reason: str | None = None,
     engine=None,
     bulk_uploader: bulk.Uploader | None = None,
+    bulk_first_poll_seconds: float = bulk.FIRST_POLL_SECONDS,
 ) -> DaySyncResult:
     logger = logger or log
     start, end = logic.day_window(day, candidate.tz)
@@ -160,6 +161,7 @@ def sync_day(
             poll_minutes=settings.bulk_import_poll_minutes,
             clock=clock,
             logger=logger,
+            first_poll_seconds=bulk_first_poll_seconds,
         )
         # (0) bulk import jobs earlier runs left open: finished, never re-posted (also when bulk is now off)
         if importer.open_batches():

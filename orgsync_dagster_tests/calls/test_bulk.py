@@ -40,11 +40,6 @@ class Wrap:
         return self._replace.get(name) or getattr(self._client, name)
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch):
-    monkeypatch.setattr(bulk, "FIRST_POLL_SECONDS", 0.2)
-
-
 @pytest.fixture
 def env(sandbox, api_key, engine, monkeypatch):
     for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -87,6 +82,7 @@ def run(env, s, *, allowance=1000, wrap=None, uploader=None):
         csv_sink=Sink(),
         engine=env["engine"],
         bulk_uploader=uploader or env["uploader"],
+        bulk_first_poll_seconds=0.2,
     )
     meter.flush()
     return result, meter
