@@ -159,8 +159,8 @@ def test_the_schedule_reads_candidates_at_tick_time_and_adds_new_partitions(call
     resources = {k: env["resources"][k] for k in ("orgsync_config", "warehouse")}
     with dg.instance_for_test() as instance:
         add_candidates(instance, "mo01")
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=at, resources=resources)
-        reqs = calls_sync_schedule(ctx)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=at, resources=resources) as ctx:
+            reqs = calls_sync_schedule(ctx)
         assert [(r.partition_key, r.run_key) for r in reqs] == [
             (partition_key("mo01", "2026-03-05"), "calls-mo01-2026-03-05"),
             (partition_key("ny14", "2026-03-05"), "calls-ny14-2026-03-05"),
@@ -196,14 +196,14 @@ def test_a_failed_run_reaches_the_candidates_failure_webhook_without_personal_da
             raise_on_error=False,
         )
         assert not failed.success
-        ctx = dg.build_run_status_sensor_context(
+        with dg.build_run_status_sensor_context(
             sensor_name="calls_failure_webhook_sensor",
             dagster_instance=instance,
             dagster_run=failed.dagster_run,
             dagster_event=failed.get_run_failure_event(),
             resources={k: env["resources"][k] for k in ("orgsync_config", "warehouse")},
-        ).for_run_failure()
-        calls_failure_webhook_sensor(ctx)
+        ) as status_ctx:
+            calls_failure_webhook_sensor(status_ctx.for_run_failure())
     (seen,) = hooks.seen
     body = json.loads(seen["body"])
     assert body["event"] == "calls_sync_failed" and body["candidate"] == "mo01" and body["day"] == DAY
