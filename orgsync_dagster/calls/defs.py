@@ -2,9 +2,10 @@ import os
 
 import dagster as dg
 
-from orgsync_dagster.calls.assets import call_sync_status, every_call_final, van_reference_data_asset
+from orgsync_dagster.calls.assets import call_sync_status, every_call_final
 from orgsync_dagster.calls.cdr_assets import livevox_cdr
 from orgsync_dagster.calls.jobs import calls_load_cdr_job, calls_sync_job, calls_sync_schedule
+from orgsync_dagster.calls.reference_assets import van_reference_data_asset
 from orgsync_dagster.calls.report_assets import calls_daily_report
 from orgsync_dagster.calls.sensors import (
     calls_candidates_sensor,

@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from orgsync_dagster.calls import seed
-from orgsync_dagster.calls.assets import call_sync_status, every_call_final, van_reference_data_asset
+from orgsync_dagster.calls.assets import call_sync_status, every_call_final
 from orgsync_dagster.calls.config_store import ConfigInvalid
 from orgsync_dagster.calls.partitions import partition_key
+from orgsync_dagster.calls.reference_assets import van_reference_data_asset
 from orgsync_dagster.calls.report_assets import calls_daily_report
 from orgsync_dagster.calls.tables import bulk_import_batches, daily_reports
 from orgsync_dagster.lib.tables import api_requests

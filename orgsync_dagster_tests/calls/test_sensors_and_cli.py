@@ -10,11 +10,12 @@ from dagster_aws.s3 import S3Resource
 
 from orgsync_dagster import cli
 from orgsync_dagster.calls import seed
-from orgsync_dagster.calls.assets import call_sync_status, every_call_final, van_reference_data_asset
+from orgsync_dagster.calls.assets import call_sync_status, every_call_final
 from orgsync_dagster.calls.cdr_assets import livevox_cdr
 from orgsync_dagster.calls.jobs import calls_sync_schedule, due_requests
 from orgsync_dagster.calls.locks import LockBusy, candidate_lock
 from orgsync_dagster.calls.partitions import candidate_partitions, cdr_file_partitions, partition_key
+from orgsync_dagster.calls.reference_assets import van_reference_data_asset
 from orgsync_dagster.calls.sensors import (
     calls_candidates_sensor,
     calls_failure_webhook_sensor,
