@@ -38,11 +38,13 @@ def _peak_mb() -> float:
 
 
 def _settings():
-    import yaml
+    from pathlib import Path
 
-    from orgsync_dagster.calls.config import DEFAULT_PATH, parse_settings
+    from orgsync_dagster.calls import yaml_format
+    from orgsync_dagster.calls.config import parse_settings
 
-    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    seed = Path(__file__).resolve().parent.parent / "orgsync_dagster" / "calls" / "candidates.yaml"
+    data = yaml_format.load(seed.read_text())
     data["candidates"]["mo05"]["daily_budget"] = 1000  # VAN's free daily requests, not the demo's small share
     return parse_settings(data)
 
@@ -57,7 +59,7 @@ class GeneratorStore:
         return {"statuses": statuses}
 
     def stream(self, query, projection=None, sort=None):
-        if query.get("statuses") == [None]:
+        if query.get("statuses") == [None] and "waiting_reason" not in query:
             yield from self.make_docs()
 
     def count_by(self, query, fields):

@@ -3,7 +3,10 @@
 Columns (header required, matched case- and space-insensitively): id, account_number, first_name, last_name,
 phone_dialed, call_connect_time, call_start_time, call_finish_time, caller_login, result, campaign_id.
 Account numbers are ``<district>-<system>-<voterId>`` (e.g. ``mo01-van-100023``). Times are call-center local
-time in ``settings.cdr_timezone`` (DST-aware, never a fixed offset) or ISO 8601 with an offset.
+time in ``settings.cdr_timezone`` (DST-aware, never a fixed offset) or ISO 8601 with an offset. ``03/05/2026`` is
+read month-first or day-first as the candidate's ``cdr_date_order`` says; unset, the file decides
+(``resolve_date_order``: a date like 03/25 or 25/03 settles it) and a file where every date could be either is
+refused with a message saying what to configure.
 
 Every row ends in exactly one outcome: a document to upsert, a skipped test account, or a rejected row with
 its reason (reported, written to the quarantine file, never silently dropped).
@@ -14,6 +17,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import fnmatch
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -95,8 +100,29 @@ def map_header(header: list[str]) -> dict[str, int]:
     return index
 
 
-def parse_time(raw: str, formats: tuple[str, ...], tz: ZoneInfo) -> dt.datetime | None:
-    """Local CDR time -> aware UTC. None when it matches no known format."""
+_NUMERIC = re.compile(
+    r"^(\d{1,4})[/-](\d{1,2})[/-](\d{1,4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp][Mm])?)?$"
+)
+MONTH_FIRST, DAY_FIRST, EITHER = "month_first", "day_first", "either"
+
+
+def date_order_of(raw: str) -> str | None:
+    """What a ``A/B/YYYY`` date says about the file's order: month_first (B > 12), day_first (A > 12), either (both
+    <= 12: ambiguous), None (not such a date: ISO 8601 or empty)."""
+    m = _NUMERIC.match((raw or "").strip())
+    if not m or len(m.group(1)) == 4:
+        return None
+    a, b = int(m.group(1)), int(m.group(2))
+    if a > 12 and b <= 12:
+        return DAY_FIRST
+    if b > 12 and a <= 12:
+        return MONTH_FIRST
+    return EITHER if a <= 12 and b <= 12 else None
+
+
+def parse_time(raw: str, order: str | None, tz: ZoneInfo) -> dt.datetime | None:
+    """Local CDR time -> aware UTC. ISO 8601 always; ``A/B/YYYY [H:MM[:SS]] [AM|PM]`` (``/`` or ``-``) read with
+    ``order`` (month_first / day_first). None when it cannot be read (or the order is unknown)."""
     text = (raw or "").strip()
     if not text:
         return None
@@ -104,17 +130,95 @@ def parse_time(raw: str, formats: tuple[str, ...], tz: ZoneInfo) -> dt.datetime 
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        for fmt in formats:
-            try:
-                parsed = dt.datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if parsed is None:
-        return None
+        m = _NUMERIC.match(text)
+        if m is None:
+            return None
+        a, b, c, hour, minute, second, ampm = m.groups()
+        if len(a) == 4:
+            year, month, day = int(a), int(b), int(c)
+        elif order in (MONTH_FIRST, DAY_FIRST) and len(c) == 4:
+            month, day = (int(a), int(b)) if order == MONTH_FIRST else (int(b), int(a))
+            year = int(c)
+        else:
+            return None
+        h = int(hour or 0)
+        if ampm:
+            if not 1 <= h <= 12:
+                return None
+            h = h % 12 + (12 if ampm.lower() == "pm" else 0)
+        try:
+            parsed = dt.datetime(year, month, day, h, int(minute or 0), int(second or 0))
+        except ValueError:
+            return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(dt.UTC)
+
+
+TIME_COLUMNS = ("call_connect_time", "call_start_time", "call_finish_time")
+
+
+def resolve_date_order(lines: Iterable[str], settings: CallsSettings) -> str | None:
+    """First pass over a file: the day/month order of its ``A/B/YYYY`` dates, for rows whose candidate has no
+    ``cdr_date_order``. A file is one Livevox export with one format, so any unambiguous date decides. Raises
+    CdrFormatError when such rows exist and the file cannot decide (every day <= 12) or contradicts itself."""
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return None
+    try:
+        index = map_header(header)
+    except CdrFormatError:
+        return None  # the second pass reports it
+    districts = settings.by_district()
+    needs: Counter = Counter()
+    seen: dict[str, str] = {}
+    ambiguous_example = None
+    ai = index["account_number"]
+    for row in _rows(reader):
+        account = row[ai] if ai < len(row) else ""
+        parsed = parse_account(account)
+        if parsed is None or is_test_account(account, settings.test_accounts):
+            continue  # rejected or skipped by the load: its dates do not matter
+        cand = districts.get(parsed[0])
+        for col in TIME_COLUMNS:
+            i = index.get(col)
+            raw = row[i].strip() if i is not None and i < len(row) else ""
+            kind = date_order_of(raw)
+            if kind is None:
+                continue
+            if kind == EITHER:
+                ambiguous_example = ambiguous_example or raw[:10]
+            else:
+                seen.setdefault(kind, raw[:10])
+            if not (cand and cand.cdr_date_order):
+                needs[cand.slug if cand else f"district {parsed[0]} (no candidate)"] += 1
+    if not needs:
+        return None
+    who = ", ".join(sorted(needs))
+    if len(seen) == 2:
+        raise CdrFormatError(
+            f"the dates in this file contradict each other: {seen[MONTH_FIRST]} reads only as month/day and "
+            f"{seen[DAY_FIRST]} only as day/month. Fix the export, or set cdr_date_order for {who}."
+        )
+    if seen:
+        return next(iter(seen))
+    raise CdrFormatError(
+        f"the dates in this file are ambiguous: every date (e.g. {ambiguous_example}) reads both as month/day and as "
+        f"day/month, and no cdr_date_order is configured for {who}. Set cdr_date_order (month_first or day_first) "
+        "for the candidate and load the file again."
+    )
+
+
+def _rows(reader) -> Iterator[list[str]]:
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
 
 
 def parse_account(account: str) -> tuple[str, str, str | None] | None:
@@ -131,8 +235,11 @@ def is_test_account(account: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(account.upper(), p.upper()) for p in patterns)
 
 
-def parse_cdr(lines: Iterable[str], settings: CallsSettings, source: str) -> Iterator[RowOutcome]:
-    """Stream the outcomes of a CDR file. Raises CdrFormatError before yielding anything if the header is wrong."""
+def parse_cdr(
+    lines: Iterable[str], settings: CallsSettings, source: str, date_order: str | None = None
+) -> Iterator[RowOutcome]:
+    """Stream the outcomes of a CDR file. Raises CdrFormatError before yielding anything if the header is wrong.
+    ``date_order``: from ``resolve_date_order`` (a candidate's own ``cdr_date_order`` wins for its rows)."""
     reader = csv.reader(lines)
     try:
         header = next(reader)
@@ -159,10 +266,10 @@ def parse_cdr(lines: Iterable[str], settings: CallsSettings, source: str) -> Ite
         if len(row) != len(header):
             yield RowOutcome(line, error=f"has {len(row)} fields, the header has {len(header)}")
             continue
-        yield _row(row, index, line, settings, tz, districts, source)
+        yield _row(row, index, line, settings, tz, districts, source, date_order)
 
 
-def _row(row, index, line, settings: CallsSettings, tz, districts, source) -> RowOutcome:
+def _row(row, index, line, settings: CallsSettings, tz, districts, source, date_order=None) -> RowOutcome:
     def get(col: str) -> str:
         i = index.get(col)
         return row[i].strip()[:MAX_FIELD] if i is not None else ""
@@ -213,7 +320,8 @@ def _row(row, index, line, settings: CallsSettings, tz, districts, source) -> Ro
         ("call_finish_time", "finish_time"),
     ):
         raw = get(col)
-        times[name] = parse_time(raw, settings.cdr_time_formats, tz)
+        order = (candidate.cdr_date_order if candidate else None) or date_order
+        times[name] = parse_time(raw, order, tz)
         if raw and times[name] is None and col != "call_start_time":
             warnings.append(f"malformed {col}")
     on_insert = {}

@@ -1,32 +1,92 @@
-"""The calls sync's configuration as data: ``orgsync_dagster/calls/candidates.yaml`` (or $ORGSYNC_CALLS_CONFIG).
+"""The calls sync's configuration: typed objects, and the parsing that turns documents into them.
 
-Why a YAML file in the repo: it plays the part of the original's Airtable sheets (one listing row per candidate,
-one row per on-screen result) but is reviewed, versioned and deployed with the code, needs no extra service, and
-the partitions (one per candidate) are known at load time. The file holds no secrets: VAN keys stay in
-VAN_API_KEYS, bucket and endpoint in the environment.
+Two sources, both injected at run time (nothing here is read at import):
 
-This module only parses and checks the file's shape; checking the ids against VAN is ``validate.py``.
+* **Deployment settings** (bucket, prefixes, CDR time zone, test accounts, the day partitions' time zone): the
+  ``calls`` section of orgsync.yaml, through the ``orgsync_config`` resource (``CallsDeployment``).
+* **What staff edit without a deploy**: one document per candidate, one per VAN instance (its budget) and the
+  term-code table, kept in the warehouse with their history (``config_store.py``; the YAML seed/import format is
+  ``candidates.yaml``).
+
+Parsing never stops at the first problem: every problem is a ``FieldError`` naming the field
+(``results['strong support'].responses[0]``), so a web form or an import can show them all at once.
 No Dagster import.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import yaml
-
-DEFAULT_PATH = Path(__file__).resolve().parent / "candidates.yaml"
 STRATEGIES = ("full", "hybrid", "all_csv")
 VAN_MODES = {"van": 0, "myvoters": 0, "0": 0, "myc": 1, "mycampaign": 1, "1": 1}
-DEFAULT_DAILY_BUDGET = 1000  # VAN's free requests per day and key
+MODE_NAMES = {0: "van", 1: "myc"}
+CDR_DATE_ORDERS = ("month_first", "day_first")
+DEFAULT_FREE_REQUESTS = 1000  # VAN's free requests per day and key
+DEFAULT_USD_PER_REQUEST = 0.01  # VAN's price of each request above the free allowance
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+CANDIDATE_FIELDS = (
+    "display_name",
+    "district",
+    "active",
+    "van_instance",
+    "van_mode",
+    "strategy",
+    "timezone",
+    "sync_hour",
+    "daily_budget",
+    "bulk_import_threshold",
+    "contact_type_id",
+    "input_type_id",
+    "cdr_date_order",
+    "report_channel",
+    "report_webhook_env",
+    "success_webhook_env",
+    "failure_webhook_env",
+    "results",
+)
+RULE_FIELDS = (
+    "display_name",
+    "success",
+    "result_code",
+    "activist_codes",
+    "responses",
+    "sync_to_van",
+    "include_in_csv",
+    "value",
+)
+INSTANCE_FIELDS = ("daily_free_requests", "daily_paid_budget_usd", "usd_per_request")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a configuration document (``field`` is a path inside the document)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+    def under(self, prefix: str) -> FieldError:
+        if not prefix:
+            return self
+        sep = "" if not self.field or self.field.startswith("[") else "."
+        return FieldError(f"{prefix}{sep}{self.field}", self.message)
 
 
 class CallsConfigError(ValueError):
-    """The calls configuration file cannot be used; the message says where and why."""
+    """The calls configuration cannot be used; ``errors`` lists every problem found."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None):
+        self.errors = list(errors or [])
+        if self.errors:
+            message = message + "\n" + "\n".join(f"- {e}" for e in self.errors)
+        super().__init__(message)
 
 
 def normalize_result(value) -> str:
@@ -37,6 +97,7 @@ def normalize_result(value) -> str:
     return text
 
 
+# -- typed objects ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ResultRule:
     """What to do with a call that ended on one on-screen result."""
@@ -71,13 +132,52 @@ class Candidate:
     contact_type_id: int
     input_type_id: int
     results: dict[str, ResultRule] = field(default_factory=dict)
+    bulk_import_threshold: int | None = None  # more VAN-bound calls than this in one run: one bulk import job
+    cdr_date_order: str | None = None  # month_first | day_first | None (detected per file, refused if ambiguous)
+    report_channel: str | None = None  # a label (e.g. "#ny14-field") shown with the report
+    report_webhook_env: str | None = None  # NAME of the environment variable holding the Slack webhook URL
+    success_webhook_env: str | None = None
+    failure_webhook_env: str | None = None
+    version: int = 0  # the config store's version this object was read at
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def mode_name(self) -> str:
+        return MODE_NAMES[self.van_mode]
+
     def rule_for(self, result_key: str) -> ResultRule | None:
         return self.results.get(result_key)
+
+
+@dataclass(frozen=True)
+class VanInstance:
+    """One VAN key's daily request budget: the free allowance plus an explicit paid budget."""
+
+    name: str
+    daily_free_requests: int = DEFAULT_FREE_REQUESTS
+    daily_paid_budget_usd: float = 0.0
+    usd_per_request: float = DEFAULT_USD_PER_REQUEST
+
+    @property
+    def paid_requests(self) -> int:
+        if self.usd_per_request <= 0:
+            return 0
+        return int(round(self.daily_paid_budget_usd / self.usd_per_request, 6))
+
+    @property
+    def daily_request_budget(self) -> int:
+        return self.daily_free_requests + self.paid_requests
+
+    def cost_usd(self, requests_today: int) -> float:
+        """What the requests of one day cost at this key's price (the free allowance first)."""
+        return round(max(0, requests_today - self.daily_free_requests) * self.usd_per_request, 2)
+
+    def describe(self) -> str:
+        paid = f" + ${self.daily_paid_budget_usd:.2f} paid ({self.paid_requests:,})" if self.paid_requests else ""
+        return f"{self.daily_request_budget:,} requests a day ({self.daily_free_requests:,} free{paid})"
 
 
 @dataclass(frozen=True)
@@ -87,28 +187,48 @@ class TermCode:
 
 
 @dataclass(frozen=True)
-class CallsSettings:
-    timezone: str
-    start_date: str
-    default_sync_hour: int
-    report_deadline_hour: int
-    s3_bucket: str | None
-    csv_prefix: str
-    cdr_prefix: str
-    quarantine_prefix: str
-    cdr_time_formats: tuple[str, ...]
-    cdr_timezone: str
-    test_accounts: tuple[str, ...]
-    csv_link_expiry_hours: int
-    van_budgets: dict[str, int]
-    term_codes: dict[str, TermCode]
-    candidates: dict[str, Candidate]
+class CallsDeployment:
+    """The ``calls`` section of orgsync.yaml: where files are and how days are cut (no staff-edited data)."""
+
+    timezone: str = "America/New_York"
+    start_date: str = "2026-01-01"
+    default_sync_hour: int = 6
+    report_deadline_hour: int = 9
+    s3_bucket: str | None = None
+    csv_prefix: str = "calls/csv/"
+    cdr_prefix: str = "livevox/cdr/"
+    quarantine_prefix: str = "livevox/quarantine/"
+    bulk_import_prefix: str = "calls/bulk-import/"
+    cdr_timezone: str = "America/New_York"
+    test_accounts: tuple[str, ...] = ("TEST123*", "123457")
+    bulk_import_poll_minutes: float = 20.0
 
     def bucket(self) -> str:
         return self.s3_bucket or os.environ.get("ORGSYNC_S3_BUCKET") or "orgsync"
 
+
+@dataclass(frozen=True)
+class CallsSettings:
+    """Everything one run needs, read at the start of the run (deployment file + warehouse store)."""
+
+    deployment: CallsDeployment
+    instances: dict[str, VanInstance]
+    term_codes: dict[str, TermCode]
+    candidates: dict[str, Candidate]
+
+    def __getattr__(self, name):  # deployment settings read as settings.csv_prefix, settings.cdr_timezone, ...
+        if name != "deployment" and name in CallsDeployment.__dataclass_fields__:
+            return getattr(self.deployment, name)
+        raise AttributeError(name)
+
+    def bucket(self) -> str:
+        return self.deployment.bucket()
+
+    def instance(self, name: str) -> VanInstance:
+        return self.instances.get(name) or VanInstance(name)
+
     def budget_for(self, instance: str) -> int:
-        return self.van_budgets.get(instance, DEFAULT_DAILY_BUDGET)
+        return self.instance(instance).daily_request_budget
 
     def candidate(self, slug: str) -> Candidate:
         try:
@@ -120,189 +240,32 @@ class CallsSettings:
         return {c.district: c for c in self.candidates.values()}
 
 
-def _tz(name, where: str) -> str:
-    try:
-        ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CallsConfigError(
-            f"{where}: unknown time zone {name!r} (use an IANA name like America/New_York)"
-        ) from None
-    return str(name)
+# The parsers (every problem with its field path) live in config_parse.py; imported here so callers use one module.
+from orgsync_dagster.calls.config_parse import (  # noqa: E402
+    district_clashes,
+    parse_candidate,
+    parse_deployment,
+    parse_documents,
+    parse_instance,
+    parse_settings,
+    parse_term_codes,
+)
 
-
-def _int(value, where: str, *, default=None, minimum=None) -> int | None:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CallsConfigError(f"{where} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise CallsConfigError(f"{where} must be at least {minimum}, got {value}")
-    return value
-
-
-def _ids(value, where: str) -> tuple[int, ...]:
-    if value in (None, ""):
-        return ()
-    items = value if isinstance(value, list) else [value]
-    return tuple(_int(v, f"{where}[{i}]") for i, v in enumerate(items))
-
-
-def _pairs(value, where: str) -> tuple[tuple[int, int], ...]:
-    if value in (None, ""):
-        return ()
-    if not isinstance(value, list):
-        raise CallsConfigError(f"{where} must be a list of [surveyQuestionId, surveyResponseId] pairs")
-    out = []
-    for i, pair in enumerate(value):
-        if isinstance(pair, dict):
-            pair = [pair.get("question"), pair.get("response")]
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise CallsConfigError(f"{where}[{i}] must be [surveyQuestionId, surveyResponseId], got {pair!r}")
-        out.append((_int(pair[0], f"{where}[{i}][0]"), _int(pair[1], f"{where}[{i}][1]")))
-    return tuple(out)
-
-
-def _rule(key: str, raw, where: str) -> ResultRule:
-    if not isinstance(raw, dict):
-        raise CallsConfigError(f"{where} must be a mapping of settings")
-    unknown = set(raw) - {
-        "display_name",
-        "success",
-        "result_code",
-        "activist_codes",
-        "responses",
-        "sync_to_van",
-        "include_in_csv",
-        "value",
-    }
-    if unknown:
-        raise CallsConfigError(f"{where}: unknown setting(s) {sorted(unknown)}")
-    for flag in ("sync_to_van", "include_in_csv"):
-        if flag in raw and not isinstance(raw[flag], bool):
-            raise CallsConfigError(f"{where}.{flag} must be true or false, got {raw[flag]!r}")
-    return ResultRule(
-        key=key,
-        display_name=str(raw.get("display_name") or key),
-        success=raw.get("success"),
-        result_code=_int(raw.get("result_code"), f"{where}.result_code"),
-        activist_codes=_ids(raw.get("activist_codes"), f"{where}.activist_codes"),
-        responses=_pairs(raw.get("responses"), f"{where}.responses"),
-        sync_to_van=bool(raw.get("sync_to_van", False)),
-        include_in_csv=bool(raw.get("include_in_csv", False)),
-        value=_int(raw.get("value"), f"{where}.value", default=0),
-    )
-
-
-def _candidate(slug: str, raw, settings: dict, instances: set[str]) -> Candidate:
-    where = f"candidates.{slug}"
-    if not isinstance(raw, dict):
-        raise CallsConfigError(f"{where} must be a mapping")
-    strategy = str(raw.get("strategy", "full")).replace(" ", "_").lower()
-    if strategy not in STRATEGIES:
-        raise CallsConfigError(f"{where}.strategy must be one of {', '.join(STRATEGIES)}, got {raw.get('strategy')!r}")
-    instance = raw.get("van_instance")
-    if strategy != "all_csv":
-        if not instance:
-            raise CallsConfigError(f"{where}.van_instance is required for strategy {strategy}")
-        if instances and instance not in instances:
-            raise CallsConfigError(f"{where}.van_instance {instance!r} is not in van_instances {sorted(instances)}")
-    mode = VAN_MODES.get(str(raw.get("van_mode", "myc")).lower())
-    if mode is None:
-        raise CallsConfigError(
-            f"{where}.van_mode must be myc (MyCampaign) or van (MyVoters), got {raw.get('van_mode')!r}"
-        )
-    results_raw = raw.get("results") or {}
-    if not isinstance(results_raw, dict):
-        raise CallsConfigError(f"{where}.results must map on-screen results to their settings")
-    results: dict[str, ResultRule] = {}
-    for name, rule_raw in results_raw.items():
-        key = normalize_result(name)
-        if key in results:
-            raise CallsConfigError(f"{where}.results: {name!r} is listed twice (after normalising case and spaces)")
-        results[key] = _rule(key, rule_raw, f"{where}.results[{name!r}]")
-    sync_hour = _int(raw.get("sync_hour"), f"{where}.sync_hour", default=settings["default_sync_hour"], minimum=0)
-    if sync_hour > 23:
-        raise CallsConfigError(f"{where}.sync_hour must be 0..23")
-    return Candidate(
-        slug=slug,
-        display_name=str(raw.get("display_name") or slug),
-        district=str(raw.get("district") or slug).lower(),
-        van_instance=instance,
-        van_mode=mode,
-        strategy=strategy,
-        timezone=_tz(raw.get("timezone", settings["timezone"]), f"{where}.timezone"),
-        sync_hour=sync_hour,
-        active=bool(raw.get("active", True)),
-        daily_budget=_int(raw.get("daily_budget"), f"{where}.daily_budget", minimum=0),
-        contact_type_id=_int(raw.get("contact_type_id"), f"{where}.contact_type_id", default=1),
-        input_type_id=_int(raw.get("input_type_id"), f"{where}.input_type_id", default=11),
-        results=results,
-    )
-
-
-def parse_settings(data: dict) -> CallsSettings:
-    if not isinstance(data, dict):
-        raise CallsConfigError("the calls configuration must be a mapping with settings, van_instances, candidates")
-    s = data.get("settings") or {}
-    s = {
-        "timezone": _tz(s.get("timezone", "America/New_York"), "settings.timezone"),
-        "default_sync_hour": _int(s.get("default_sync_hour"), "settings.default_sync_hour", default=6, minimum=0),
-        **{k: v for k, v in s.items() if k not in ("timezone", "default_sync_hour")},
-    }
-    start = str(s.get("start_date", "2026-01-01"))
-    try:
-        dt.date.fromisoformat(start)
-    except ValueError:
-        raise CallsConfigError(f"settings.start_date must be YYYY-MM-DD, got {start!r}") from None
-    budgets_raw = data.get("van_instances") or {}
-    if not isinstance(budgets_raw, dict):
-        raise CallsConfigError("van_instances must map instance names to {daily_budget: N}")
-    budgets = {
-        str(name): _int(
-            (v or {}).get("daily_budget"), f"van_instances.{name}.daily_budget", default=DEFAULT_DAILY_BUDGET, minimum=0
-        )
-        for name, v in budgets_raw.items()
-    }
-    term_codes = {}
-    for name, attrs in (data.get("term_codes") or {}).items():
-        attrs = dict(attrs or {})
-        full = normalize_result(attrs.pop("full_on_screen_result", name))
-        term_codes[normalize_result(name)] = TermCode(full, attrs)
-    candidates_raw = data.get("candidates") or {}
-    if not isinstance(candidates_raw, dict) or not candidates_raw:
-        raise CallsConfigError("candidates must map candidate slugs to their settings (at least one)")
-    candidates = {str(slug): _candidate(str(slug), raw, s, set(budgets)) for slug, raw in candidates_raw.items()}
-    districts: dict[str, str] = {}
-    for c in candidates.values():
-        if c.district in districts:
-            raise CallsConfigError(f"candidates {districts[c.district]!r} and {c.slug!r} share district {c.district!r}")
-        districts[c.district] = c.slug
-    formats = s.get("cdr_time_formats") or ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M:%S"]
-    return CallsSettings(
-        timezone=s["timezone"],
-        start_date=start,
-        default_sync_hour=s["default_sync_hour"],
-        report_deadline_hour=_int(s.get("report_deadline_hour"), "settings.report_deadline_hour", default=9),
-        s3_bucket=s.get("s3_bucket") or None,
-        csv_prefix=str(s.get("csv_prefix", "calls/csv/")),
-        cdr_prefix=str(s.get("cdr_prefix", "livevox/cdr/")),
-        quarantine_prefix=str(s.get("quarantine_prefix", "livevox/quarantine/")),
-        cdr_time_formats=tuple(formats),
-        cdr_timezone=_tz(s.get("cdr_timezone", s["timezone"]), "settings.cdr_timezone"),
-        test_accounts=tuple(str(t) for t in (s.get("test_accounts") or ["TEST123*", "123457"])),
-        csv_link_expiry_hours=_int(s.get("csv_link_expiry_hours"), "settings.csv_link_expiry_hours", default=48),
-        van_budgets=budgets,
-        term_codes=term_codes,
-        candidates=candidates,
-    )
-
-
-def load_settings(path: str | os.PathLike | None = None) -> CallsSettings:
-    p = Path(path or os.environ.get("ORGSYNC_CALLS_CONFIG") or DEFAULT_PATH)
-    if not p.exists():
-        raise CallsConfigError(f"calls configuration {p} does not exist (ORGSYNC_CALLS_CONFIG)")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise CallsConfigError(f"calls configuration {p} is not valid YAML: {exc}") from None
-    return parse_settings(data or {})
+__all__ = [
+    "CallsConfigError",
+    "CallsDeployment",
+    "CallsSettings",
+    "Candidate",
+    "FieldError",
+    "ResultRule",
+    "TermCode",
+    "VanInstance",
+    "district_clashes",
+    "normalize_result",
+    "parse_candidate",
+    "parse_deployment",
+    "parse_documents",
+    "parse_instance",
+    "parse_settings",
+    "parse_term_codes",
+]

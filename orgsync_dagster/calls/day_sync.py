@@ -1,22 +1,27 @@
-"""One candidate-day of the call sync, start to finish, with no Dagster import (the asset and the benchmark call
-it). Streams the day's calls once, keeps only the budget's worth of VAN-bound calls in memory, and writes statuses
-in batches.
+"""One candidate-day of the call sync, start to finish, with no Dagster import (the asset and the benchmarks call
+it). Streams the calls once, keeps only what VAN will receive in memory, writes statuses in batches.
 
-Order: (1) calls a crash left ``in_progress`` are finished from the ledger or reconciled; (2) unsynced calls are
-planned: ignored / unattempted_error / queued_for_csv now, VAN-bound ones through the budget selector; (3) the
-selected calls are posted through ``lib.sync`` (ledger + in_progress claim); (4) ``queued_for_csv`` calls are
-written to one CSV per run in S3 whose URL becomes their receipt; (5) the day is counted per status and result.
+Order: (0) bulk import jobs earlier runs left open are finished (polled, never re-posted); (1) calls a crash left
+``in_progress`` are finished from the ledger or reconciled; (2) unsynced calls are planned - first the candidate's
+calls of EARLIER days that wait for VAN budget (oldest first: nothing is stranded in a past partition), then the
+day's own: ignored / unattempted_error / queued_for_csv now, VAN-bound ones through the budget selector; (3) the
+selected calls go to VAN: one request each through ``lib.sync`` (ledger + in_progress claim), or - when there are
+more than the candidate's ``bulk_import_threshold`` - as ONE bulk import job (``bulk.py``); calls the budget
+does not cover wait (``full``: marked with the reason, taken first by the next run) or go to the CSV
+(``hybrid``); (4) ``queued_for_csv`` calls are written to one CSV per run in S3 whose URL becomes their receipt;
+(5) the day is counted per status and result, and the calls still waiting are counted with their reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from orgsync_dagster.calls import logic
+from orgsync_dagster.calls import bulk, logic
 from orgsync_dagster.calls.config import CallsSettings, Candidate
 from orgsync_dagster.calls.logic import (
     ATTEMPTED_ERROR,
@@ -45,6 +50,7 @@ PLAN_FIELDS = {
     "sync_status": 1,
     "sync_attempted_at": 1,
 }
+TO_BULK = "van (bulk import)"
 CsvSink = Callable[[str, Iterator[list[str]]], str]  # (object key, rows) -> URL (the receipt)
 
 
@@ -55,9 +61,15 @@ class DaySyncResult:
     dry_run: bool
     allowance: int
     planned: Counter = field(default_factory=Counter)  # route -> calls (this run)
+    planned_requests: int = 0  # VAN requests this run expects to spend (the plan, before sending)
     recovered: Counter = field(default_factory=Counter)  # what happened to calls a crash left in_progress
-    deferred_budget: int = 0  # full strategy: VAN-bound calls left unsynced for a later day's budget
+    deferred_budget: int = 0  # calls (of any day) this run left waiting for VAN budget
+    carried_over: int = 0  # calls of earlier days that waited for budget and were taken by this run
+    waiting_in_day: int = 0  # calls of this day still waiting for budget after the run
+    waiting_total: int = 0  # this candidate's calls (this day and earlier) still waiting for budget
+    waiting_reason: str | None = None
     van: SyncReport | None = None
+    bulk: bulk.BulkReport | None = None
     csv_files: list[dict] = field(default_factory=list)  # {key, url, rows}
     counts: logic.DayCounts = field(default_factory=logic.DayCounts)
     errors: list[str] = field(default_factory=list)  # sample, no personal data
@@ -68,24 +80,26 @@ class DaySyncResult:
 
 
 class _Batcher:
-    """Groups status writes per (new status, error) and flushes them ``BATCH`` ids at a time."""
+    """Groups status writes per (new status, extra fields) and flushes them ``BATCH`` ids at a time."""
 
     def __init__(self, store, dry_run: bool):
         self.store, self.dry_run = store, dry_run
         self.pending: dict[tuple, list[str]] = defaultdict(list)
 
-    def add(self, call_id: str, status: str, error: str | None = None) -> None:
+    def add(self, call_id: str, status: str | None, error: str | None = None, **extra) -> None:
         if self.dry_run:
             return
-        ids = self.pending[(status, error)]
+        key = (status, error, tuple(sorted(extra.items())))
+        ids = self.pending[key]
         ids.append(call_id)
         if len(ids) >= BATCH:
-            self._flush((status, error))
+            self._flush(key)
 
     def _flush(self, key) -> None:
         ids = self.pending.pop(key, [])
-        status, error = key
+        status, error, extra = key
         fields = {"error": error} if error else {}
+        fields.update(dict(extra))
         if status in (IGNORED, UNATTEMPTED_ERROR):
             fields["synced_at"] = dt.datetime.now(dt.UTC)
         self.store.set_status_many(ids, [UNSYNCED], status, fields)
@@ -98,6 +112,13 @@ class _Batcher:
 def csv_key(settings: CallsSettings, candidate: Candidate, day: str, run_id: str) -> str:
     d = dt.date.fromisoformat(day)
     return f"{settings.csv_prefix}{candidate.slug}/{day}/{candidate.slug}-{d:%m-%d-%Y}-{run_id[:8]}.csv"
+
+
+def waiting_query(store, candidate: Candidate, before: dt.datetime) -> dict:
+    """The candidate's unsynced calls left waiting for VAN budget, up to ``before``."""
+    query = store.day_query(candidate.district, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), before, [UNSYNCED])
+    query["waiting_reason"] = {"$nin": [None, ""]}
+    return query
 
 
 def sync_day(
@@ -114,16 +135,44 @@ def sync_day(
     dry_run: bool = False,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     logger=None,
+    budget_reason: str | None = None,
+    engine=None,
+    bulk_uploader: bulk.Uploader | None = None,
+    bulk_first_poll_seconds: float = bulk.FIRST_POLL_SECONDS,
 ) -> DaySyncResult:
     logger = logger or log
     start, end = logic.day_window(day, candidate.tz)
     result = DaySyncResult(candidate.slug, day, dry_run, allowance)
+    reason = budget_reason or f"today's VAN request budget of {candidate.van_instance} is used"
     target = CanvassTarget(store, client, candidate.slug, run_id, clock) if client is not None else None
     ledger = ledger_factory(CANVASS_SYNC, candidate.slug) if ledger_factory and not dry_run else None
+    bulk_ok = bool(client is not None and candidate.bulk_import_threshold and engine is not None and bulk_uploader)
+    importer = None
+    if client is not None and engine is not None and not dry_run:
+        importer = bulk.BulkImporter(
+            engine=engine,
+            store=store,
+            client=client,
+            candidate=candidate,
+            day=day,
+            run_id=run_id,
+            uploader=bulk_uploader,
+            s3_prefix=settings.bulk_import_prefix,
+            poll_minutes=settings.bulk_import_poll_minutes,
+            clock=clock,
+            logger=logger,
+            first_poll_seconds=bulk_first_poll_seconds,
+        )
+        # (0) bulk import jobs earlier runs left open: finished, never re-posted (also when bulk is now off)
+        if importer.open_batches():
+            importer.recover()
+            result.bulk = importer.report
 
-    # (1) calls a crash left in_progress: finished per the ledger, or re-sent / marked unknown by the target
+    # (1) calls a crash left in_progress (this day or a carried-over earlier one; never a bulk job's calls)
     recovery_ops: list[Op] = []
-    in_progress = list(store.stream(store.day_query(candidate.district, start, end, [IN_PROGRESS]), PLAN_FIELDS))
+    stuck_query = store.day_query(candidate.district, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end, [IN_PROGRESS])
+    stuck_query["bulk_batch"] = None
+    in_progress = list(store.stream(stuck_query, PLAN_FIELDS))
     entries = ledger.load([c["id"] for c in in_progress]) if (ledger and in_progress) else {}
     for call in in_progress:
         entry = entries.get(call["id"])
@@ -150,44 +199,81 @@ def sync_day(
                 )
                 result.recovered["outcome unknown"] += 1
 
-    # (2) plan the unsynced calls (streamed, oldest first)
-    selector = logic.BudgetSelector(max(0, allowance - len(recovery_ops)), candidate.strategy)
+    # (2) plan: earlier days' calls waiting for budget first (oldest first), then the day's unsynced calls
+    room = max(0, allowance - len(recovery_ops))
+    selector = logic.BudgetSelector(bulk.MAX_ROWS if bulk_ok else room, candidate.strategy)
     batch = _Batcher(store, dry_run)
-    query = store.day_query(candidate.district, start, end, [UNSYNCED])
-    for call in store.stream(query, PLAN_FIELDS, sort=[("timestamp", 1), ("id", 1)]):
+    waiting_before = store.stream(
+        waiting_query(store, candidate, start), PLAN_FIELDS, sort=[("timestamp", 1), ("id", 1)]
+    )
+    todays = store.stream(
+        store.day_query(candidate.district, start, end, [UNSYNCED]), PLAN_FIELDS, sort=[("timestamp", 1), ("id", 1)]
+    )
+    deferred: list[logic.Decision] = []
+
+    def lose(d: logic.Decision) -> None:
+        """A VAN-bound call the budget does not cover: hybrid -> the CSV; full -> waits for the next run."""
+        if candidate.strategy == "hybrid":
+            d.route = TO_CSV
+            result.planned[TO_CSV] += 1
+            if dry_run and d.at is not None and d.at >= start:
+                result.counts.add(QUEUED_FOR_CSV, d.result)
+            batch.add(d.call_id, QUEUED_FOR_CSV)
+        else:
+            deferred.append(d)
+
+    for call in itertools.chain(waiting_before, todays):
         d = logic.plan_call(call, candidate)
+        in_day = d.at is not None and start <= d.at < end
         if d.route == TO_VAN:
             lost = selector.offer(d)
-            if lost is None:
-                continue
-            d = lost
-            if candidate.strategy != "hybrid":
-                result.deferred_budget += 1
-                if dry_run:
-                    result.counts.add(None, d.result)
-                continue
-            d.route = TO_CSV
+            if lost is not None:
+                lose(lost)
+            continue
         result.planned[d.route] += 1
         status = QUEUED_FOR_CSV if d.route == TO_CSV else d.route
-        if dry_run:
+        if dry_run and in_day:
             result.counts.add(status, d.result)
         batch.add(d.call_id, status, d.error)
         if d.error and len(result.errors) < 20:
             result.errors.append(f"call {d.call_id}: {d.error}")
-    batch.flush()
     selected = selector.selected()
-    result.planned[TO_VAN] = len(selected)
-    ops = recovery_ops + [Op(d.call_id, "post", d.payload, context={"van_id": d.van_id}) for d in selected]
+    use_bulk = bulk_ok and len(selected) > candidate.bulk_import_threshold
+    if use_bulk and room < bulk.REQUESTS_NEEDED:
+        reason = f"{reason} (a bulk import job needs about {bulk.REQUESTS_NEEDED} requests; {room} left)"
+        for d in selected:
+            lose(d)
+        selected = []
+    elif not use_bulk:
+        selected, dropped = logic.split_by_rank(selected, room, candidate.strategy)
+        for d in dropped:
+            lose(d)
+    result.carried_over = sum(1 for d in selected if d.at is not None and d.at < start)
+    result.deferred_budget = len(deferred)
+    if deferred:
+        result.waiting_reason = reason
+    for d in deferred:
+        batch.add(d.call_id, UNSYNCED, waiting_reason=reason, waiting_since=day)
+        if dry_run and d.at is not None and d.at >= start:
+            result.counts.add(None, d.result)
+    batch.flush()
+    route = TO_BULK if use_bulk else TO_VAN
+    result.planned[route] = len(selected)
+    result.planned_requests = (bulk.EXPECTED_REQUESTS if use_bulk and selected else len(selected)) + len(recovery_ops)
+    ops = recovery_ops + (
+        [] if use_bulk else [Op(d.call_id, "post", d.payload, context={"van_id": d.van_id}) for d in selected]
+    )
     if dry_run:
         for d in selected:
-            result.counts.add(FINISHED, d.result)  # would be finished by its VAN post
+            if d.at is not None and d.at >= start:
+                result.counts.add(FINISHED, d.result)  # would be finished by VAN
         _count_existing(store, candidate, start, end, result, skip_unsynced=True)
         return result
 
-    # (3) VAN: through the ledger and the in_progress claim. A call the ledger already knows as posted (whatever
-    # its payload then) is finished from the ledger: never a second post.
-    if ops and ledger is not None:
-        done = {k: e for k, e in ledger.load([op.key for op in ops]).items() if e.status == SUCCEEDED}
+    # (3) VAN. A call the ledger already knows as posted (whatever its payload then) is finished from the ledger.
+    if (ops or selected) and ledger is not None:
+        keys = [op.key for op in ops] + ([d.call_id for d in selected] if use_bulk else [])
+        done = {k: e for k, e in ledger.load(keys).items() if e.status == SUCCEEDED}
         for key, entry in done.items():
             store.set_status(
                 key, [UNSYNCED, IN_PROGRESS], FINISHED, set_fields={"receipt": entry.receipt, "synced_at": clock()}
@@ -195,21 +281,26 @@ def sync_day(
         if done:
             result.recovered["finished (ledger)"] += len(done)
         ops = [op for op in ops if op.key not in done]
+        selected = [d for d in selected if d.call_id not in done]
+    if use_bulk and selected and importer is not None:
+        importer.send(selected)
+        result.bulk = importer.report
+        result.errors.extend(importer.report.errors[:20])
     if ops and target is not None:
-        result.van = _send(ops, target, ledger_factory, result, candidate, store, logger)
+        result.van = _send(ops, target, ledger_factory, result, candidate, store, logger, reason, day)
     if target is not None and target.not_resent:
         result.errors.extend(f"call {k}: outcome unknown, not re-sent" for k in target.not_resent[:20])
 
-    # (4) the CSV of every queued call of the day (one file per run; a crashed export is rebuilt identically)
+    # (4) the CSV of every queued call (one file per run; a crashed export is rebuilt identically)
     if csv_sink is not None:
-        _export_csv(store, settings, candidate, day, run_id, start, end, csv_sink, result, clock)
+        _export_csv(store, settings, candidate, day, run_id, end, csv_sink, result, clock)
 
-    # (5) the day, counted
+    # (5) the day, counted; what still waits for budget, and why
     _count_existing(store, candidate, start, end, result, skip_unsynced=False)
     return result
 
 
-def _send(ops, target, ledger_factory, result, candidate, store, logger) -> SyncReport:
+def _send(ops, target, ledger_factory, result, candidate, store, logger, reason, day) -> SyncReport:
     engine = SyncEngine(ledger_factory, concurrency=1, logger=logger)
     report = engine.run(target, ops)
     if report.errors:
@@ -227,6 +318,8 @@ def _send(ops, target, ledger_factory, result, candidate, store, logger) -> Sync
             store.set_status_many(stopped, [UNSYNCED], QUEUED_FOR_CSV)
         else:
             result.deferred_budget += len(stopped)
+            result.waiting_reason = result.waiting_reason or reason
+            store.set_status_many(stopped, [UNSYNCED], UNSYNCED, {"waiting_reason": reason, "waiting_since": day})
     # still in_progress after every reconciliation round: the outcome stays unknown -> final error
     now = dt.datetime.now(dt.UTC)
     for op in ops:
@@ -236,9 +329,10 @@ def _send(ops, target, ledger_factory, result, candidate, store, logger) -> Sync
     return report
 
 
-def _export_csv(store, settings, candidate, day, run_id, start, end, sink, result, clock) -> None:
+def _export_csv(store, settings, candidate, day, run_id, end, sink, result, clock) -> None:
     key = csv_key(settings, candidate, day, run_id)
-    queued = store.day_query(candidate.district, start, end, [QUEUED_FOR_CSV])
+    # every queued call of the candidate up to the end of the day (an earlier day's, too: never stranded)
+    queued = store.day_query(candidate.district, dt.datetime(1970, 1, 1, tzinfo=dt.UTC), end, [QUEUED_FOR_CSV])
     store.update_where({**queued, "csv_key": None}, {"csv_key": key})
     for file_key in sorted(k for k in store.distinct("csv_key", queued) if k):
         query = {**queued, "csv_key": file_key}
@@ -262,6 +356,15 @@ def _count_existing(store, candidate, start, end, result, *, skip_unsynced: bool
         status = logic.status_of(row)
         name = logic.display_name_for(row, candidate)
         result.counts.add(status, name, row["n"])
+    if not skip_unsynced:
+        waiting = store.count_by(waiting_query(store, candidate, end), ["waiting_reason"])
+        result.waiting_total = sum(r["n"] for r in waiting)
+        in_day = store.count_by(
+            {**waiting_query(store, candidate, end), "timestamp": {"$gte": start, "$lt": end}}, ["waiting_reason"]
+        )
+        result.waiting_in_day = sum(r["n"] for r in in_day)
+        if waiting and not result.waiting_reason:
+            result.waiting_reason = max(waiting, key=lambda r: r["n"])["waiting_reason"]
 
 
 def final_state_problems(result: DaySyncResult) -> list[str]:
@@ -269,10 +372,12 @@ def final_state_problems(result: DaySyncResult) -> list[str]:
     problems = []
     by = result.counts.by_status
     if by.get(IN_PROGRESS):
-        problems.append(f"{by[IN_PROGRESS]} call(s) still in_progress")
+        still = result.bulk.calls.get("still_running", 0) if result.bulk else 0
+        note = f" ({still} in a VAN bulk import job still running: the next run reads its results)" if still else ""
+        problems.append(f"{by[IN_PROGRESS]} call(s) still in_progress{note}")
     if by.get(QUEUED_FOR_CSV):
         problems.append(f"{by[QUEUED_FOR_CSV]} call(s) still queued_for_csv (CSV not written)")
-    waiting = by.get("unsynced", 0) - result.deferred_budget
+    waiting = by.get("unsynced", 0) - result.waiting_in_day
     if waiting > 0:
         problems.append(f"{waiting} call(s) unsynced")
     if by.get(ATTEMPTED_ERROR) or by.get(UNATTEMPTED_ERROR):

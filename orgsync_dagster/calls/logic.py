@@ -205,6 +205,15 @@ class BudgetSelector:
         )
 
 
+def split_by_rank(decisions: list[Decision], n: int, strategy: str) -> tuple[list[Decision], list[Decision]]:
+    """The best ``n`` decisions by the strategy's rank (as ``BudgetSelector``), in time order, and the rest."""
+    if len(decisions) <= n:
+        return decisions, []
+    ranker = BudgetSelector(max(0, n), strategy)
+    lost = [d for d in (ranker.offer(d) for d in decisions) if d is not None]
+    return ranker.selected(), lost
+
+
 def resend_allowed(first_attempt_at: dt.datetime | None, now: dt.datetime) -> bool:
     """A post whose outcome is unknown may be sent again only while VAN would still match it as a duplicate."""
     first = as_utc(first_attempt_at)

@@ -144,3 +144,91 @@ class Ledger:
                 sa.select(sync_ledger.c.status, sa.func.count()).where(self._where()).group_by(sync_ledger.c.status)
             ).all()
         return {s: int(n) for s, n in rows}
+
+
+# -- batches (one transaction for many records: VAN bulk import jobs of thousands of calls) -----------------------
+def _chunks(items: list, size: int = 2000):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def mark_in_flight_many(ledger: Ledger, entries: Iterable[tuple[str, str, str]]) -> int:
+    """``(key, action, payload_hash)`` of many records marked ``in_flight`` in ONE transaction, committed before
+    the request that sends them all (e.g. one bulk import job). Returns how many."""
+    rows = list(entries)
+    with ledger.engine.begin() as conn:
+        for chunk in _chunks(rows):
+            values = [
+                dict(
+                    sync=ledger.sync,
+                    scope=ledger.scope,
+                    record_key=key,
+                    action=action,
+                    payload_hash=phash,
+                    status=IN_FLIGHT,
+                    run_id=ledger.run_id,
+                    updated_at=dt.datetime.now(dt.UTC),
+                    attempts=1,
+                    error=None,
+                )
+                for key, action, phash in chunk
+            ]
+            stmt = pg_insert(sync_ledger).values(values)
+            update = {
+                k: stmt.excluded[k] for k in ("action", "payload_hash", "status", "run_id", "updated_at", "error")
+            }
+            update["attempts"] = sync_ledger.c.attempts + 1
+            conn.execute(stmt.on_conflict_do_update(index_elements=["sync", "scope", "record_key"], set_=update))
+    return len(rows)
+
+
+def record_many(ledger: Ledger, outcomes: Iterable[dict]) -> int:
+    """Many outcomes in ONE transaction: each dict has ``key, action, payload_hash, outcome`` and optionally
+    ``receipt, error, http_status`` - the same rows ``Ledger.record`` writes one at a time (current state +
+    attempt log)."""
+    rows = list(outcomes)
+    now = dt.datetime.now(dt.UTC)
+    with ledger.engine.begin() as conn:
+        for chunk in _chunks(rows):
+            current = [
+                dict(
+                    sync=ledger.sync,
+                    scope=ledger.scope,
+                    record_key=o["key"],
+                    action=o["action"],
+                    payload_hash=o["payload_hash"],
+                    status=SUCCEEDED if o["outcome"] in (SUCCEEDED, "reconciled") else o["outcome"],
+                    run_id=ledger.run_id,
+                    updated_at=now,
+                    attempts=0,
+                    receipt=o.get("receipt"),
+                    error=o.get("error"),
+                )
+                for o in chunk
+            ]
+            stmt = pg_insert(sync_ledger).values(current)
+            keep = ("action", "payload_hash", "status", "run_id", "updated_at", "receipt", "error")
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["sync", "scope", "record_key"], set_={k: stmt.excluded[k] for k in keep}
+                )
+            )
+            conn.execute(
+                sync_attempts.insert(),
+                [
+                    dict(
+                        sync=ledger.sync,
+                        scope=ledger.scope,
+                        record_key=o["key"],
+                        action=o["action"],
+                        payload_hash=o["payload_hash"],
+                        outcome=o["outcome"],
+                        receipt=o.get("receipt"),
+                        error=o.get("error"),
+                        http_status=o.get("http_status"),
+                        run_id=ledger.run_id,
+                    )
+                    for o in chunk
+                ],
+            )
+    return len(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 from pydantic import Field
@@ -48,10 +49,11 @@ class VanClient:
 
     def __init__(self, http: HttpClient, instance: str):
         self.http, self.instance = http, instance
+        self._file_requests = 0  # downloads from VAN's file host (bulk import results)
 
     @property
     def requests_sent(self) -> int:
-        return self.http.requests_sent
+        return self.http.requests_sent + self._file_requests
 
     # events ------------------------------------------------------------------------------------------------
     def list_events(
@@ -149,6 +151,41 @@ class VanClient:
     def result_codes_for_contact_type(self, contact_type_id: int) -> list[dict]:
         """Result codes VAN accepts with one contact type (e.g. 1 = Phone)."""
         return self.http.get_json("canvassResponses/resultCodes", {"contactTypeId": int(contact_type_id)})
+
+    # bulk import jobs ----------------------------------------------------------------------------------------
+    def bulk_import_resources(self) -> list[str]:
+        """Resource types this key may bulk-import (e.g. ``Contacts``)."""
+        return self.http.get_json("bulkImportJobs/resources")
+
+    def bulk_import_mapping_types(self) -> list[dict]:
+        return self.http.get_json("bulkImportMappingTypes")
+
+    def bulk_import_mapping_type(self, name: str) -> dict:
+        return self.http.get_json(f"bulkImportMappingTypes/{name}")
+
+    def create_bulk_import_job(self, payload: dict) -> int:
+        """POST bulkImportJobs -> the job id. Not idempotent: never retried blindly (a lost answer leaves a job
+        that may exist; the caller records the batch as in flight before calling)."""
+        return int(self.http.request("POST", "bulkImportJobs", json=payload).json()["jobId"])
+
+    def get_bulk_import_job(self, job_id: int) -> dict:
+        return self.http.get_json(f"bulkImportJobs/{int(job_id)}")
+
+    def download_bulk_import_results(self, url: str) -> str:
+        """A job's results file (CSV text). Its URL is a signed link on VAN's file host: fetched WITHOUT the API
+        key (credentials never go to another host), through the same retrying, metered HTTP layer."""
+        parts = urlsplit(url)
+        files = HttpClient(
+            f"{parts.scheme}://{parts.netloc}/",
+            system=self.http.system,
+            instance=self.instance,
+            timeout=self.http.timeout,
+            max_retries=self.http.max_retries,
+            meter=self.http.meter,
+        )
+        resp = files.request("GET", url)
+        self._file_requests += files.requests_sent
+        return resp.content.decode("utf-8-sig")
 
 
 class VanResource(dg.ConfigurableResource):

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from werkzeug.serving import make_server
 
 from orgsync_dagster.sandbox.action_network import ActionNetworkEmulator
+from orgsync_dagster.sandbox.livevox import LivevoxEmulator
 from orgsync_dagster.sandbox.van import VanEmulator
 
-SYSTEM_PREFIXES = (("/v4/", "van"), ("/api/v2/", "action_network"))
+SYSTEM_PREFIXES = (("/v4/", "van"), ("/api/v2/", "action_network"), ("/livevox/", "livevox"))
 
 
 def _json_response(start_response, status: str, body: dict, headers: list | None = None, content_type=None):
@@ -111,6 +112,7 @@ class SandboxServer:
         self.keys = sorted(set(keys)) if keys is not None else None
         self.van = VanEmulator(accepted_keys=self.keys)
         self.action_network = ActionNetworkEmulator(accepted_keys=self.keys)
+        self.livevox = LivevoxEmulator()  # at <van_url minus "v4/">livevox/
         self.stats: Counter = Counter()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
@@ -157,6 +159,8 @@ class SandboxServer:
 
     # -- WSGI -----------------------------------------------------------------------------------------------
     def _emulator(self, system: str):
+        if system == "livevox":
+            return self.livevox
         return self.van if system == "van" else self.action_network
 
     def __call__(self, environ, start_response):

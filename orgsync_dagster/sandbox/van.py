@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from orgsync_dagster.sandbox import van_bulk as bk
 from orgsync_dagster.sandbox import van_events as ev
 from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
@@ -206,6 +207,7 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/codes/<int:code_id>", ["GET"], code),
     ("/v4/apiKeyProfiles", ["GET"], api_key_profiles),
     ("/v4/echoes", ["POST"], echoes),
+    *bk.ROUTES,  # bulk import jobs (van_bulk.py)
 ]
 
 
@@ -308,6 +310,8 @@ class VanEmulator:
         path = request.path.rstrip("/").lower() or "/"
         if path != "/v4" and not path.startswith("/v4/"):
             raise not_found("The requested resource could not be found.")
+        if bk.is_result_file(path):  # a signed file link: no API key, like VAN's file host
+            return bk.result_file(path)
         key, mode = self._authenticate(request)
         adapter = self._map.bind("van.emulator")
         try:
@@ -326,6 +330,7 @@ class VanEmulator:
             raise not_found(f"No resource matches '{request.path}'.") from None
         with self._lock:
             call = Call(request, self.database(key, mode), self.clock)
+            call.emulator_lock = self._lock  # bulk import jobs apply their rows from a worker thread
             return self._handlers[endpoint](call, **args)
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
-from orgsync_dagster.calls.config import parse_settings
+from orgsync_dagster.calls import yaml_format
+from orgsync_dagster.calls.config import CallsDeployment, parse_settings
+
+SEED = Path(__file__).resolve().parents[2] / "orgsync_dagster" / "calls" / "candidates.yaml"
+DEPLOYMENT = CallsDeployment(s3_bucket="test-bucket")
 
 RESULTS = {
     "strong support": {
@@ -30,6 +35,15 @@ RESULTS = {
 }
 
 
+def seed_data() -> dict:
+    """The repo's seed configuration (orgsync_dagster/calls/candidates.yaml) as data."""
+    return yaml_format.load(SEED.read_text())
+
+
+def repo_settings():
+    return parse_settings(seed_data(), DEPLOYMENT)
+
+
 def settings(strategy: str = "full", *, daily_budget=None, results=None, instance_budget=1000, **extra):
     cand = {
         "district": "mo01",
@@ -44,11 +58,11 @@ def settings(strategy: str = "full", *, daily_budget=None, results=None, instanc
         cand["daily_budget"] = daily_budget
     return parse_settings(
         {
-            "settings": {"s3_bucket": "test-bucket"},
-            "van_instances": {"MI": {"daily_budget": instance_budget}},
+            "van_instances": {"MI": {"daily_free_requests": instance_budget}},
             "term_codes": {"agent - strong support": {"full_on_screen_result": "strong support"}},
             "candidates": {"c1": cand},
-        }
+        },
+        DEPLOYMENT,
     )
 
 

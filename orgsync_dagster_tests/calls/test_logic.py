@@ -3,26 +3,28 @@ import datetime as dt
 import pytest
 
 from orgsync_dagster.calls import logic
-from orgsync_dagster.calls.config import CallsConfigError, load_settings, normalize_result, parse_settings
-from orgsync_dagster_tests.calls.helpers import call, settings
+from orgsync_dagster.calls.config import CallsConfigError, normalize_result, parse_settings
+from orgsync_dagster_tests.calls.helpers import call, repo_settings, settings
 
 
 def test_repo_config_loads_two_demo_candidates():
-    s = load_settings()
+    s = repo_settings()
     assert {c.strategy for c in s.candidates.values()} == {"full", "hybrid"}
-    assert s.budget_for("MI") == 1000
+    assert s.budget_for("MI") == 1000 and s.instance("MI").cost_usd(1200) == 2.0
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"strategy": "sometimes"}, "strategy must be one of"),
-        ({"van_instance": None}, "van_instance is required"),
-        ({"van_instance": "XX"}, "not in van_instances"),
+        ({"strategy": "sometimes"}, r"candidates.c1.strategy: must be one of"),
+        ({"van_instance": None}, "van_instance: is required"),
+        ({"van_instance": "XX"}, "not a configured VAN instance"),
         ({"timezone": "Mars/Olympus"}, "unknown time zone"),
-        ({"van_mode": "other"}, "van_mode must be"),
-        ({"results": {"busy": {"sync_to_van": "yes"}}}, "must be true or false"),
-        ({"results": {"busy": {"colour": 1}}}, "unknown setting"),
+        ({"van_mode": "other"}, "van_mode: must be"),
+        ({"results": {"busy": {"sync_to_van": "yes"}}}, r"results\['busy'\].sync_to_van: must be true or false"),
+        ({"results": {"busy": {"colour": 1}}}, "is not a setting of a result"),
+        ({"report_webhook_env": "https://hooks.slack.com/services/T/B/secret"}, "webhook URLs are secrets"),
+        ({"cdr_date_order": "dd/mm"}, "cdr_date_order: must be month_first"),
         ({"results": {"Busy": {}, "busy ": {}}}, "listed twice"),
         ({"results": {"busy": {"responses": [[1]]}}}, "surveyQuestionId, surveyResponseId"),
     ],

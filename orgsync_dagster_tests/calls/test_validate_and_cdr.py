@@ -1,9 +1,8 @@
 import pytest
 
 from orgsync_dagster.calls import cdr, validate
-from orgsync_dagster.calls.config import load_settings
 from orgsync_dagster.sandbox import van_seed
-from orgsync_dagster_tests.calls.helpers import settings
+from orgsync_dagster_tests.calls.helpers import repo_settings, settings
 
 
 def reference():
@@ -17,7 +16,7 @@ def reference():
 
 
 def test_repo_candidates_are_valid_against_the_sandbox():
-    s = load_settings()
+    s = repo_settings()
     for c in s.candidates.values():
         assert validate.validate_candidate(c, reference()) == []
     assert "good to go" in validate.validation_report(c, [])
@@ -53,7 +52,7 @@ def test_config_naming_ids_van_does_not_have_is_reported_clearly():
 
 
 def test_configure_text_lists_copyable_ids():
-    text = validate.configure_text(load_settings().candidate("mo01"), reference())
+    text = validate.configure_text(repo_settings().candidate("mo01"), reference())
     assert "[109149, 465468]  Strong Support" in text and "18917: Volunteer" in text and "17: Left Message" in text
 
 
@@ -63,8 +62,36 @@ HEADER = (
 )
 
 
-def parse(text: str):
-    return list(cdr.parse_cdr(text.splitlines(keepends=True), settings(), "test.csv"))
+def parse(text: str, **candidate):
+    s = settings(**{"cdr_date_order": "month_first", **candidate})
+    lines = text.splitlines(keepends=True)
+    order = cdr.resolve_date_order(lines, s)
+    return list(cdr.parse_cdr(lines, s, "test.csv", order))
+
+
+ROW = "{i},mo01-van-100001,Pat,Doe,3145550100,,{start},,caller1,Busy,7\n"
+
+
+def test_day_month_order_comes_from_the_candidate_or_the_file_and_ambiguity_is_refused():
+    # configured: 03/05 is March 5th for a month_first candidate, May 3rd for a day_first one
+    (march,) = parse(HEADER + ROW.format(i=1, start="03/05/2026 10:00:00"))
+    (may,) = parse(HEADER + ROW.format(i=1, start="03/05/2026 10:00:00"), cdr_date_order="day_first")
+    assert (march.set_fields["timestamp"].month, may.set_fields["timestamp"].month) == (3, 5)
+    # not configured: one unambiguous date (25/03) decides for the whole export
+    rows = parse(
+        HEADER + ROW.format(i=1, start="03/05/2026 10:00") + ROW.format(i=2, start="25/03/2026 09:15 PM"),
+        cdr_date_order=None,
+    )
+    assert [r.set_fields["timestamp"].date().isoformat() for r in rows] == ["2026-05-03", "2026-03-26"]
+    # not configured and every date fits both orders: the file is refused, saying what to set
+    with pytest.raises(cdr.CdrFormatError, match="ambiguous.*03/05/2026.*cdr_date_order.*c1") as err:
+        parse(HEADER + ROW.format(i=1, start="03/05/2026 10:00:00"), cdr_date_order=None)
+    assert "Pat" not in str(err.value)
+    with pytest.raises(cdr.CdrFormatError, match="contradict"):
+        parse(HEADER + ROW.format(i=1, start="03/25/2026") + ROW.format(i=2, start="25/03/2026"), cdr_date_order=None)
+    # ISO dates are never ambiguous
+    (iso,) = parse(HEADER + ROW.format(i=1, start="2026-03-05 10:00:00"), cdr_date_order=None)
+    assert iso.set_fields["timestamp"].isoformat() == "2026-03-05T15:00:00+00:00"
 
 
 def test_cdr_rows_become_call_documents():
