@@ -19,8 +19,10 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 VAN_INSTANCES = ("MI", "WI")
+CALLS_SEED = Path(__file__).resolve().parent / "calls" / "candidates.yaml"
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,17 @@ def seed_sandbox(urls, keys: PlaygroundKeys, say: Callable[[str], None] = print)
 
 
 def seed_warehouse(engine, say: Callable[[str], None] = print) -> int:
+    from orgsync_dagster.calls.config_parse import parse_deployment
+    from orgsync_dagster.calls.config_store import ConfigStore
     from orgsync_dagster.events.seed import sample_events, seed_actionkit_events
+    from orgsync_dagster.lib import config as cfg
 
     n = seed_actionkit_events(engine, sample_events(40))
     say(f"playground: {n} ActionKit events in the warehouse (actionkit.events_event)")
+    # the calls configuration staff would edit: the seed candidates, imported as `orgsync calls config import` does
+    store = ConfigStore(engine, parse_deployment(cfg.section("calls")))
+    imported = store.import_yaml(CALLS_SEED.read_text(), by="orgsync dev (playground)")
+    say(f"playground: calls configuration in the warehouse: {imported.summary()}")
     return n
 
 
@@ -107,25 +116,36 @@ def _membership_exports(client, bucket: str) -> int:
     return 2
 
 
+def _seed_calls_settings():
+    """The calls configuration the playground uses: the packaged seed (calls/candidates.yaml), the same file
+    `seed_warehouse` imports into the warehouse store."""
+    import yaml
+
+    from orgsync_dagster.calls.config_parse import parse_deployment, parse_settings
+    from orgsync_dagster.lib import config as cfg
+
+    return parse_settings(yaml.safe_load(CALLS_SEED.read_text()), parse_deployment(cfg.section("calls")))
+
+
 def _cdr_files(client, bucket: str) -> int:
     from zoneinfo import ZoneInfo
 
     from orgsync_dagster.calls import seed
-    from orgsync_dagster.calls.partitions import SETTINGS
 
-    day = (dt.datetime.now(ZoneInfo(SETTINGS.timezone)).date() - dt.timedelta(days=1)).isoformat()
+    settings = _seed_calls_settings()
+    day = (dt.datetime.now(ZoneInfo(settings.timezone)).date() - dt.timedelta(days=1)).isoformat()
     files = 0
-    for i, c in enumerate(sorted(SETTINGS.candidates.values(), key=lambda c: c.slug)):
+    for i, c in enumerate(sorted(settings.candidates.values(), key=lambda c: c.slug)):
         if not c.active:
             continue
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(seed.CDR_HEADER)
         writer.writerows(
-            seed.cdr_rows(seed.sample_calls(c.district, day, c.timezone, 40, seed=i + 1), SETTINGS.cdr_timezone)
+            seed.cdr_rows(seed.sample_calls(c.district, day, c.timezone, 40, seed=i + 1), settings.cdr_timezone)
         )
         client.put_object(
-            Bucket=bucket, Key=f"{SETTINGS.cdr_prefix}{day}/{c.slug}-export.csv", Body=buf.getvalue().encode()
+            Bucket=bucket, Key=f"{settings.cdr_prefix}{day}/{c.slug}-export.csv", Body=buf.getvalue().encode()
         )
         files += 1
     return files
@@ -152,10 +172,12 @@ def register_partitions(instance, say: Callable[[str], None] = print) -> int:
 
     from orgsync_dagster.calls.sensors import livevox_cdr_sensor
     from orgsync_dagster.membership.sensors import membership_export_sensor
+    from orgsync_dagster.resources.config import OrgsyncConfigResource
 
     added = 0
     for sensor in (membership_export_sensor, livevox_cdr_sensor):
-        with dg.build_sensor_context(instance=instance, resources={"s3": S3Resource()}) as ctx:
+        resources = {"s3": S3Resource(), "orgsync_config": OrgsyncConfigResource()}
+        with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
             result = sensor(ctx)
         for request in getattr(result, "dynamic_partitions_requests", None) or []:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
