@@ -41,10 +41,36 @@ def _cmd_sandbox(args) -> int:
     return 0
 
 
+def _cmd_web(args) -> int:
+    from orgsync_dagster.lib.config import ConfigError
+    from orgsync_dagster.lib.profile import ProfileError
+    from orgsync_dagster.web.server import WebServer, app_from_environment
+
+    try:
+        server = WebServer(app_from_environment(args.host), args.host, args.port)
+        url = server.start()
+    except (ProfileError, ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"url": url}), flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from orgsync_dagster.demo import run_demo
 
-    report = run_demo(warehouse_url=args.warehouse_url, keep=args.keep)
+    serve = None
+    if args.serve:
+        from orgsync_dagster.web.demo import serve_demo as serve
+    report = run_demo(warehouse_url=args.warehouse_url, keep=args.keep, serve=serve)
     failed = report.get("runs", {}).get("failed", 0)
     return 1 if failed else 0
 
@@ -73,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run every domain end to end on embedded defaults")
     p.add_argument("--warehouse-url", default=None, help="use this PostgreSQL instead of an embedded one")
     p.add_argument("--keep", action="store_true", help="keep the demo's working directory")
+    p.add_argument("--serve", action="store_true", help="then keep the tracker web app open on the demo's data")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("web", help="serve the web app (the organizers' tracker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 = any free port")
+    p.set_defaults(func=_cmd_web)
 
     for name in DOMAIN_CLIS:
         module = importlib.import_module(f"orgsync_dagster.{name}.cli")

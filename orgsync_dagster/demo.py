@@ -86,6 +86,7 @@ def run_demo(
     domains: tuple[str, ...] = DOMAINS,
     say: Callable[[str], None] = print,
     as_json: bool = False,
+    serve: Callable[[DemoContext], None] | None = None,
 ) -> dict:
     from orgsync_dagster.lib.embedded_pg import normalize_url, release_embedded, start_embedded
     from orgsync_dagster.sandbox.server import SandboxServer
@@ -168,6 +169,8 @@ def run_demo(
             "failed": sum(1 for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE),
         }
         report["seconds"] = round(time.monotonic() - started, 1)
+        if serve is not None:  # e.g. the tracker web app on the demo's data, until Ctrl-C
+            serve(ctx)
         instance.dispose()
     finally:
         sandbox.stop()
