@@ -349,7 +349,7 @@ def create_app(
             session_cookie="orgsync_session",
             max_age=config.session_max_age,
             same_site="lax",
-            https_only=not config.local,
+            https_only=config.https_only,
         )
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -267,6 +267,11 @@ class WebConfig:
     public_url: str | None = None
     admin_emails: list[str] = field(default_factory=list)
     session_max_age: int = 12 * 3600
+    secure_cookies: bool | None = None  # None: Secure (HTTPS only) everywhere but the local profile
+
+    @property
+    def https_only(self) -> bool:
+        return (not self.local) if self.secure_cookies is None else self.secure_cookies
 
     @property
     def oidc_enabled(self) -> bool:
