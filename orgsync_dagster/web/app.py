@@ -330,7 +330,7 @@ def create_app(
             client_kwargs={"scope": "openid email profile"},
         )
         state.oauth = oauth
-    state.hub = Hub(engine)
+    state.hub = Hub(engine, renderer=lambda event, variants: render_rows(state, event, variants))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -356,6 +356,46 @@ def create_app(
     app.state.orgsync = state
     app.add_middleware(_SecurityHeaders)
     return app
+
+
+def render_rows(state: AppState, event: dict, variants: set) -> dict:
+    """A changed row rendered once per (page, scope) open on it, for the live stream (see live.Hub). The forms in it
+    carry no CSRF token: the page's script fills in its own session's token."""
+    from orgsync_dagster.shifts import tracker as rules
+
+    entity, entity_id = event.get("e"), int(event.get("id"))
+    with state.engine.connect() as conn:
+        row = (
+            tracker_store.shift_row(conn, entity_id) if entity == "shift" else tracker_store.group_row(conn, entity_id)
+        )
+        eligible_by_scope = {}
+        now = dt.datetime.now(dt.UTC)
+        out = {}
+        for page, scope in variants:
+            if row is None:
+                out[(page, scope)] = None
+                continue
+            region = row.get("region") or state.region_of(row.get("office"))
+            values = {"scope": scope, "csrf_token": "", "settings": state.settings, "readonly": False, "ctx": None}
+            if not scope.contains(row["instance"], row.get("office"), region):
+                out[(page, scope)] = None
+            elif entity == "shift":
+                if page == "kph":
+                    out[(page, scope)] = ""
+                elif not rules.on_page(row, page):
+                    out[(page, scope)] = None
+                else:
+                    template = state.templates.get_template("_shift_row.html")
+                    out[(page, scope)] = template.render(r=row, page=page, **values)
+            elif page == "kph" and row.get("is_active"):
+                if scope not in eligible_by_scope:
+                    rows = tracker_store.day_shifts(conn, row["day"], scope)
+                    eligible_by_scope[scope] = [r for r in rows if rules.member_problem(r) is None and r.get("office")]
+                template = state.templates.get_template("_group.html")
+                out[(page, scope)] = template.render(g=row, eligible=eligible_by_scope[scope], now=now, **values)
+            else:
+                out[(page, scope)] = None if page == "kph" else ""
+    return out
 
 
 class _SecurityHeaders:

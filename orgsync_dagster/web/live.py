@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 PRESENCE_CHANNEL = "orgsync_presence"
 HEARTBEAT, EXPIRE = 10.0, 30.0
 QUEUE_SIZE = 500
+ROW_PAGES = ("sdc", "flake", "kph")  # pages that show rows (the others refresh a region of the page)
 
 
 @dataclass(eq=False)
@@ -54,8 +55,13 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, engine: Engine):
+    """``renderer(event, variants) -> {(page, scope): html | None | ""}`` (optional, called in a worker thread):
+    renders a changed row once per kind of open page, so the pages need no request of their own to show it
+    (None: the row left that page; "": nothing to show there)."""
+
+    def __init__(self, engine: Engine, renderer=None):
         self.engine = engine
+        self.renderer = renderer
         self.process = uuid.uuid4().hex[:12]
         self.subscribers: set[Subscriber] = set()
         self.remote: dict[str, dict[str, tuple[float, list]]] = defaultdict(dict)  # room -> process -> (at, viewers)
@@ -127,13 +133,34 @@ class Hub:
 
     # -- fan-out (event loop) ------------------------------------------------------------------------------------
     def dispatch(self, event: dict) -> None:
-        for sub in list(self.subscribers):
-            if sub.wants(event):
-                try:
-                    sub.queue.put_nowait(("change", event))
-                    self.delivered += 1
-                except asyncio.QueueFull:
-                    sub.overflowed = True  # the page reloads itself instead of missing changes
+        targets = [sub for sub in self.subscribers if sub.wants(event)]
+        if not targets:
+            return
+        if self.renderer is not None and event.get("e") in ("shift", "canvass_group"):
+            asyncio.get_running_loop().create_task(self._render_and_send(event, targets))
+        else:
+            self._send(event, targets, {})
+
+    async def _render_and_send(self, event: dict, targets: list[Subscriber]) -> None:
+        variants = {(s.page, s.scope) for s in targets if s.page in ROW_PAGES}
+        try:
+            html = await asyncio.get_running_loop().run_in_executor(None, self.renderer, event, variants)
+        except Exception as exc:  # the pages fetch the row themselves
+            log.warning(f"live updates: could not render {event.get('e')} {event.get('id')} ({type(exc).__name__})")
+            html = {}
+        self._send(event, targets, html)
+
+    def _send(self, event: dict, targets: list[Subscriber], html: dict) -> None:
+        for sub in targets:
+            data = event
+            key = (sub.page, sub.scope)
+            if key in html:
+                data = {**event, "html": html[key]}
+            try:
+                sub.queue.put_nowait(("change", data))
+                self.delivered += 1
+            except asyncio.QueueFull:
+                sub.overflowed = True  # the page reloads itself instead of missing changes
 
     def subscribe(self, sub: Subscriber) -> None:
         self.subscribers.add(sub)

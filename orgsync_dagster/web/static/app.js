@@ -23,13 +23,22 @@
     while (box.children.length > 4) box.lastChild.remove();
   }
 
-  function replaceRow(el, html) {
+  function build(html) {
     const tpl = document.createElement("template");
     tpl.innerHTML = html.trim();
     const fresh = tpl.content.firstElementChild;
+    if (fresh) {
+      // rows pushed by the live stream are rendered once for every viewer: this session's token goes in here
+      fresh.querySelectorAll('input[name="csrf_token"]').forEach((i) => (i.value = csrf));
+      applyColors(fresh);
+    }
+    return fresh;
+  }
+
+  function replaceRow(el, html) {
+    const fresh = build(html);
     if (!fresh) return null;
     el.replaceWith(fresh);
-    applyColors(fresh);
     return fresh;
   }
 
@@ -112,6 +121,15 @@
     applyColors(region);
   }
 
+  async function rowHtml(ev) {
+    if (ev.html !== undefined) return ev.html; // rendered by the server once for all viewers of this page
+    const url = `${fragmentBase}/${ev.e}/${ev.id}${scopeQuery ? "?" + scopeQuery : ""}`;
+    const resp = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    if (resp.status === 204) return null;
+    if (!resp.ok) return "";
+    return await resp.text();
+  }
+
   async function applyChange(ev) {
     if (mode === "region") {
       clearTimeout(refreshTimer);
@@ -122,39 +140,31 @@
     const el = document.getElementById(id);
     if (el && ev.v != null && Number(el.dataset.version) >= Number(ev.v)) return; // already shown
     if (!fragmentBase) return;
-    const url = `${fragmentBase}/${ev.e}/${ev.id}${scopeQuery ? "?" + scopeQuery : ""}`;
-    const resp = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+    const html = await rowHtml(ev);
     const current = document.getElementById(id);
-    if (resp.status === 204) {
+    if (html === null) {
       if (current) current.remove();
       return;
     }
-    if (!resp.ok) return;
-    const html = await resp.text();
+    if (!html) return;
+    const fresh = build(html);
+    if (!fresh) return;
     if (current) {
+      if (Number(current.dataset.version) > Number(fresh.dataset.version)) return; // an older rendering
       if (current.contains(document.activeElement) && document.activeElement.tagName === "INPUT") {
         current.classList.add("stale");
         current.dataset.pendingHtml = html; // applied when the organizer leaves the row
         return;
       }
-      const fresh = replaceRow(current, html);
-      if (fresh) {
-        fresh.classList.add("flash-row");
-        const by = fresh.querySelector(".who");
-        if (by && ev.by) by.textContent = ev.by;
-      }
+      current.replaceWith(fresh);
     } else {
       const list = document.querySelector(`[data-list="${ev.e}"]`);
       if (!list) return;
-      const tpl = document.createElement("template");
-      tpl.innerHTML = html.trim();
-      const fresh = tpl.content.firstElementChild;
-      if (fresh) {
-        list.append(fresh);
-        fresh.classList.add("flash-row");
-        applyColors(fresh);
-      }
+      list.append(fresh);
     }
+    fresh.classList.add("flash-row");
+    const by = fresh.querySelector(".who");
+    if (by && ev.by) by.textContent = ev.by;
   }
 
   document.addEventListener("focusout", (ev) => {
