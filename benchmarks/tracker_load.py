@@ -37,7 +37,7 @@ from urllib.parse import quote
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import httpx  # noqa: E402
+import httpx2 as httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from orgsync_dagster.lib import pg_test_server  # noqa: E402

@@ -333,3 +333,31 @@ def test_orgsync_web_in_production_names_what_is_missing(site):
     proc = _orgsync("web", env={"ORGSYNC_PROFILE": "production"})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "ORGSYNC_WAREHOUSE_URL" in err
+
+
+def test_demo_serve_opens_the_tracker_on_the_demo_data_until_stopped(site, monkeypatch):
+    """``orgsync demo --serve``'s hook: demo users on the allow-list, the app on the demo's warehouse, Ctrl-C stops."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    from orgsync_dagster.web.demo import serve_demo
+
+    monkeypatch.setenv("ORGSYNC_PROFILE", "local")
+    said: list[str] = []
+    seen: dict = {}
+
+    def visit():
+        deadline = time.monotonic() + 30
+        while not any("open at" in line for line in said) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = next(line for line in said if "open at" in line).split("open at ")[1].split("/login")[0]
+        seen["login"] = requests.get(f"{url}/login", timeout=5).text
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=visit, daemon=True)
+    t.start()
+    serve_demo(SimpleNamespace(engine=site.engine, van_keys={"MI": "k", "WI": "k2"}, say=said.append))
+    t.join(5)
+    assert "Dana Data" in seen["login"] and "Organizer North Side MI" in seen["login"]  # demo users, dev login
+    assert "data@example.org" not in "\n".join(said)  # names and ranks printed, never e-mail addresses
