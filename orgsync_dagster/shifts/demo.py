@@ -103,19 +103,24 @@ def run(ctx) -> dict:
         rows = conn.execute(
             sa.select(sa.func.count(), sa.func.count(sa.distinct(backup_shifts.c.id))).where(backup_shifts.c.day == day)
         ).one()
-        events = dict(
-            conn.execute(sa.select(event_participants.c.event_id, event_participants.c.event_name).distinct()).all()
-        )
+        p = event_participants.c
+        events = {
+            (r.instance, r.event_id): r.event_name
+            for r in conn.execute(sa.select(p.instance, p.event_id, p.event_name).distinct())
+        }
     summary["backup rows / distinct (no duplicates)"] = f"{rows[0]} / {rows[1]}"
     statuses: dict[str, int] = {}
     sent_events: dict[str, int] = {}
-    for key in ctx.van_keys.values():
+    for instance, key in sorted(ctx.van_keys.items()):
         for signup in ctx.sandbox.van.dump(key)["signups"]:
             statuses[signup["status"]["name"]] = statuses.get(signup["status"]["name"], 0) + 1
             if signup["status"]["name"] in s.final_statuses:
                 eid = signup["event"]["eventId"]
-                label = f"{events.get(eid) or signup['event'].get('name')} (VAN event {eid})"
+                name = events.get((instance, eid)) or signup["event"].get("name")
+                label = f"{instance} {name} (VAN event {eid})"
                 sent_events[label] = sent_events.get(label, 0) + 1
     summary["VAN signup statuses now"] = _counts_in_words(statuses)
-    summary["final statuses in VAN by event"] = "; ".join(f"{label}: {n}" for label, n in sorted(sent_events.items()))
+    summary["signups with a final status in VAN, by event"] = "; ".join(
+        f"{label}: {n}" for label, n in sorted(sent_events.items())
+    )
     return summary

@@ -44,8 +44,8 @@ def seed_van(
     per_shift: int = 4,
     first_person: int = 0,
 ) -> dict:
-    """Canvasses (two shifts) per office on ``day`` and one shift on the next day, and a phone bank with no
-    location from 20:00 to 00:30 (across midnight) on ``day``; ``per_shift`` signups per shift."""
+    """Canvasses (two shifts) per office on ``day`` and on the next day, and a phone bank with no location from
+    20:00 to 00:30 (across midnight) on ``day``; ``per_shift`` signups per shift."""
     types = {t["name"]: t for t in client.event_types()}
     person = first_person
     counts = {"events": 0, "signups": 0}
@@ -89,7 +89,7 @@ def seed_van(
     for name, address in OFFICES[:offices]:
         loc = client.find_or_create_location({"name": name, "address": address})
         event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13), (13, 16)], day, loc)
-        event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13)], day + dt.timedelta(days=1), loc)
+        event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13), (13, 16)], day + dt.timedelta(days=1), loc)
     event("Evening phone bank", "Phone Bank", "Phone Banker", [(20, 24.5)], day)
     counts["people_used"] = person - first_person
     return counts
