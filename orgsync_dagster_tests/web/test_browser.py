@@ -270,3 +270,14 @@ def test_a_post_without_csrf_token_is_refused(login, site):
         [f"/t/MI/shift/{row['id']}?office={quote(NORTH)}", str(site.shifts(id=row["id"])[0]["version"]), token],
     )
     assert ok == 200 and site.shifts(id=row["id"])[0]["call_pass"] == row["call_pass"] + 1
+
+
+def test_kph_page_learns_live_who_can_go_out(login, site):
+    row = north_rows(site)[-1]
+    kph, sdc = login("north"), login("north2")
+    kph.goto(sdc_url(site, page="kph"))
+    wait_live(kph)
+    assert kph.locator(f"#new-group input[value='{row['id']}']").count() == 0
+    sdc.goto(sdc_url(site))
+    sdc.select_option(f"#shift-{row['id']} select.status", "In")
+    kph.wait_for_selector(f"#new-group input[value='{row['id']}']", state="attached", timeout=3000)

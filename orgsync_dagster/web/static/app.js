@@ -136,6 +136,12 @@
       refreshTimer = setTimeout(refreshRegion, 300);
       return;
     }
+    if (ev.e === "shift" && body.dataset.page === "kph") {
+      // a volunteer's status changed: who can go out in a new group may have changed
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(refreshRegion, 300);
+      return;
+    }
     const id = ev.e + "-" + ev.id;
     const el = document.getElementById(id);
     if (el && ev.v != null && Number(el.dataset.version) >= Number(ev.v)) return; // already shown
