@@ -361,3 +361,29 @@ def test_demo_serve_opens_the_tracker_on_the_demo_data_until_stopped(site, monke
     t.join(5)
     assert "Dana Data" in seen["login"] and "Organizer North Side MI" in seen["login"]  # demo users, dev login
     assert "data@example.org" not in "\n".join(said)  # names and ranks printed, never e-mail addresses
+
+
+def test_volunteer_history_and_contact_edits(site):
+    north = site.session("north")
+    row = site.shifts(office=NORTH)[0]
+    page = north.get(f"{site.url}/volunteers/{row['volunteer_id']}")
+    assert page.status_code == 200 and "Past shifts" in page.text and "Upcoming signups (VAN)" in page.text
+    assert site.session("river").get(f"{site.url}/volunteers/{row['volunteer_id']}").status_code == 403
+    version = page.text.split('name="version" value="')[1].split('"')[0]
+    form = {
+        "csrf_token": north.csrf,
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "email": "x@y.org",
+    }
+    bad = north.post(f"{site.url}/volunteers/{row['volunteer_id']}", data={**form, "version": version, "phone": "12"})
+    assert "must be a 10-digit US number" in bad.text
+    ok = north.post(
+        f"{site.url}/volunteers/{row['volunteer_id']}", data={**form, "version": version, "phone": "3145550111"}
+    )
+    assert "contact details saved" in ok.text and "3145550111" in ok.text
+    stale = north.post(
+        f"{site.url}/volunteers/{row['volunteer_id']}", data={**form, "version": version, "phone": "3145550122"}
+    )
+    assert "Not saved" in stale.text and "3145550111" in stale.text  # the fresh values are shown
+    assert "phone" in ok.text.split("Contact changes")[1]  # audited: who changed what
