@@ -82,6 +82,29 @@ def _cmd_sandbox(args) -> int:
     return 0
 
 
+def _cmd_web(args) -> int:
+    from orgsync_dagster.lib.config import ConfigError
+    from orgsync_dagster.lib.profile import ProfileError
+    from orgsync_dagster.web.server import WebServer, app_from_environment
+
+    try:
+        server = WebServer(app_from_environment(args.host), args.host, args.port)
+        url = server.start()
+    except (ProfileError, ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(json.dumps({"url": url}), flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
 def _add_sandbox(sub) -> None:
     p = sub.add_parser("sandbox", help="serve the VAN / Action Network / S3 emulators")
     p.add_argument("--host", default="127.0.0.1")
@@ -161,7 +184,10 @@ def _add_doctor(sub) -> None:
 def _cmd_demo(args) -> int:
     from orgsync_dagster.demo import run_demo
 
-    report = run_demo(warehouse_url=args.warehouse_url, keep=args.keep)
+    serve = None
+    if args.serve:  # keep the tracker web app open on the demo's data until Ctrl-C
+        from orgsync_dagster.web.demo import serve_demo as serve
+    report = run_demo(warehouse_url=args.warehouse_url, keep=args.keep, on_ready=serve)
     failed = report.get("runs", {}).get("failed", 0)
     return 1 if failed else 0
 
@@ -170,10 +196,18 @@ def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run every domain end to end on embedded defaults")
     p.add_argument("--warehouse-url", default=None, help="use this PostgreSQL instead of an embedded one")
     p.add_argument("--keep", action="store_true", help="keep the demo's working directory")
+    p.add_argument("--serve", action="store_true", help="then keep the tracker web app open on the demo's data")
     p.set_defaults(func=_cmd_demo)
 
 
-COMMANDS = [_add_dev, _add_sandbox, _add_demo, _add_doctor]
+def _add_web(sub) -> None:
+    p = sub.add_parser("web", help="serve the web app (the organizers' tracker and the staff pages)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 = any free port")
+    p.set_defaults(func=_cmd_web)
+
+
+COMMANDS = [_add_dev, _add_sandbox, _add_demo, _add_doctor, _add_web]
 
 
 def build_parser() -> argparse.ArgumentParser:

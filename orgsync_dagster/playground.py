@@ -152,15 +152,18 @@ def _cdr_files(client, bucket: str) -> int:
 
 
 def _van_participants(urls, keys: PlaygroundKeys) -> int:
+    from orgsync_dagster.resources.config import OrgsyncConfigResource
     from orgsync_dagster.resources.van import VanResource
-    from orgsync_dagster.shifts.assets import SETTINGS
+    from orgsync_dagster.shifts.assets import shifts_settings
     from orgsync_dagster.shifts.seed import seed_van
 
+    settings = shifts_settings(OrgsyncConfigResource())
+
     van = VanResource(api_keys=json.dumps(keys.van), base_url=urls.van_url, requests_per_second=100)
-    today = SETTINGS.today()
+    today = settings.today()
     events = 0
     for n, instance in enumerate(sorted(keys.van)):
-        events += seed_van(van.client(instance), today, SETTINGS, offices=2, first_person=20 * n)["events"]
+        events += seed_van(van.client(instance), today, settings, offices=2, first_person=20 * n)["events"]
     return events
 
 

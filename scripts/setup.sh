@@ -18,3 +18,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[local,dev]"
+# The web app's browser tests drive Debian's chromium (never a downloaded browser build).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests (apt-get install chromium)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null; } \
+      || echo "warning: apt-get could not install chromium: the browser tests will fail until it is installed" >&2
+  else
+    echo "warning: /usr/bin/chromium is missing and apt-get is not available: install Debian's chromium package" \
+      "(or your system's chromium at /usr/bin/chromium) to run the web app's browser tests" >&2
+  fi
+fi

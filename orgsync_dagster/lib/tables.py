@@ -72,6 +72,7 @@ DOMAIN_TABLE_MODULES = (
     "orgsync_dagster.membership.tables",
     "orgsync_dagster.calls.tables",
     "orgsync_dagster.shifts.tables",
+    "orgsync_dagster.web.tables",
 )
 _ADVISORY_LOCK_ID = 7_214_001
 

@@ -33,6 +33,30 @@ PHONE_HINT = PHONE_RE.pattern
 PHONE_TYPES = {"H", "W", "C", "M", "F"}
 
 
+CONTACT_MODE_PERSON = 1  # VAN's contactModeId of an individual (organizations have their own)
+
+
+def signup_contact(person: dict[str, Any] | None) -> dict[str, Any]:
+    """The contact fields VAN puts on a signup's ``person`` (``contactModeId``, ``email``, ``phone``): the person's
+    preferred e-mail and phone records (null when the person has none), so a participant export needs no request
+    per person."""
+    person = person or {}
+
+    def preferred(items: list[dict[str, Any]], keep: tuple[str, ...]) -> dict[str, Any] | None:
+        if not items:
+            return None
+        best = next((i for i in items if i.get("isPreferred")), items[0])
+        return {k: best.get(k) for k in keep}
+
+    return {
+        "contactModeId": CONTACT_MODE_PERSON if person else None,
+        "email": preferred(person.get("emails") or [], ("email", "type", "isPreferred", "isSubscribed")),
+        "phone": preferred(
+            person.get("phones") or [], ("phoneId", "phoneNumber", "phoneType", "isPreferred", "dialingPrefix")
+        ),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Lookup helpers
 # ---------------------------------------------------------------------------------------------

@@ -19,8 +19,16 @@ from orgsync_dagster.sandbox.van_core import (
     ref_id,
     to_int,
 )
+from orgsync_dagster.sandbox.van_people import signup_contact
 
 SIGNUPS_DEFAULT_TOP, SIGNUPS_MAX_TOP = 50, 200
+
+
+def signup_view(db, signup: dict[str, Any]) -> dict[str, Any]:
+    """A signup as VAN returns it: its person carries the contact fields (contactModeId, email, phone)."""
+    view = db.signup_view(signup)
+    view["person"].update(signup_contact(db.people.get(signup["vanId"])))
+    return view
 
 
 def _validate_signup(call: Call, body: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +161,7 @@ def list_signups(call: Call) -> Response:
         and (van_id is None or s["vanId"] == van_id)
         and db.active_event(s["eventId"]) is not None
     ]
-    return call.page(items, SIGNUPS_DEFAULT_TOP, SIGNUPS_MAX_TOP, view=db.signup_view)
+    return call.page(items, SIGNUPS_DEFAULT_TOP, SIGNUPS_MAX_TOP, view=lambda s: signup_view(db, s))
 
 
 def _signup_or_404(call: Call, signup_id: int) -> dict[str, Any]:
@@ -164,7 +172,7 @@ def _signup_or_404(call: Call, signup_id: int) -> dict[str, Any]:
 
 
 def get_signup(call: Call, signup_id: int) -> Response:
-    return json_response(call.db.signup_view(_signup_or_404(call, signup_id)))
+    return json_response(signup_view(call.db, _signup_or_404(call, signup_id)))
 
 
 def put_signup(call: Call, signup_id: int) -> Response:

@@ -91,14 +91,24 @@ class ExportResult:
     by_status: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     reference_refreshed: bool = False
+    with_phone: int = 0
+    with_email: int = 0
 
 
 def export_participants(
-    engine: Engine, client: VanClient, instance: str, settings: ShiftsSettings, now: dt.datetime | None = None
+    engine: Engine,
+    client: VanClient,
+    instance: str,
+    settings: ShiftsSettings,
+    now: dt.datetime | None = None,
+    *,
+    day: dt.date | None = None,
 ) -> ExportResult:
-    """Replace the instance's participants of the export window; raise ShiftsError (nothing written) on failure."""
+    """Replace the instance's participants of the export window (``day`` minus the look-back to ``day`` plus the
+    look-ahead; ``day`` defaults to today); raise ShiftsError (nothing written) on failure. Each participant's
+    phone and e-mail come from the signup itself (VAN puts the person's contact fields on it): no extra request."""
     now = now or dt.datetime.now(dt.UTC)
-    window = logic.export_window(settings, settings.today(now))
+    window = logic.export_window(settings, day or settings.today(now))
     result = ExportResult(instance, window)
     start = client.requests_sent
     rows: list[dict] = []
@@ -132,6 +142,8 @@ def export_participants(
     finally:
         result.requests = client.requests_sent - start
     result.participants = len(rows)
+    result.with_phone = sum(1 for r in rows if r.get("phone"))
+    result.with_email = sum(1 for r in rows if r.get("email"))
     for r in rows:
         result.by_status[r["status_name"]] = result.by_status.get(r["status_name"], 0) + 1
     _store(engine, instance, window, rows, result.problems)

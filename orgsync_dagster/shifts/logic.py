@@ -7,6 +7,7 @@ No Dagster, no I/O: everything here is testable with plain dicts.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -70,6 +71,31 @@ def _id(obj, key):
         return None
 
 
+def _contact_value(value, *keys) -> str | None:
+    """VAN's signup ``person.email`` / ``person.phone``: an object (``{"email": ...}``, ``{"phoneNumber": ...}``),
+    a list of them (preferred first), or plain text; None when absent."""
+    if isinstance(value, list):
+        preferred = sorted((v for v in value if isinstance(v, dict)), key=lambda v: not v.get("isPreferred"))
+        value = preferred[0] if preferred else None
+    if isinstance(value, dict):
+        value = next((value.get(k) for k in keys if value.get(k)), None)
+    text = str(value).strip() if value not in (None, "") else ""
+    return text or None
+
+
+def person_contact(person: dict) -> dict:
+    """The contact fields VAN puts on each signup's person (email, phone, contactModeId): no extra request."""
+    person = person if isinstance(person, dict) else {}
+    email = _contact_value(person.get("email"), "email", "address")
+    phone = _contact_value(person.get("phone"), "phoneNumber", "number")
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())[-15:]
+    return {
+        "email": email if email and "@" in email else None,
+        "phone": digits or None,
+        "contact_mode_id": _id(person, "contactModeId"),
+    }
+
+
 def parse_participant(
     instance: str, event: dict, signup: dict, settings: ShiftsSettings, known_statuses: dict[int, str] | None = None
 ) -> tuple[dict | None, dict | None]:
@@ -111,6 +137,7 @@ def parse_participant(
         "van_id": van_id,
         "first_name": person.get("firstName"),
         "last_name": person.get("lastName"),
+        **person_contact(person),
         "event_id": event_id,
         "event_name": event.get("name"),
         "event_date": str(event.get("startDate") or starts.isoformat())[:10],
@@ -182,8 +209,11 @@ def status_ids(rows: list[dict]) -> dict[int, dict[str, int]]:
 class StatusPlan:
     ops: list[Op] = field(default_factory=list)
     unchanged: int = 0  # the organizers did not change the status
-    already_in_van: int = 0  # changed, but VAN already shows that status
+    awaiting_approval: int = 0  # changed, but nobody approved it in the review (never sent)
+    stale_approvals: int = 0  # approved, then changed again: waits for a new approval (never sent)
+    already_in_van: list[dict] = field(default_factory=list)  # approved, and VAN already shows that status
     not_in_van: int = 0  # walk-ins with no VAN signup: nothing to update
+    not_matched: list[dict] = field(default_factory=list)  # approved, but no VAN signup to update: flip by hand
     quarantined: list[dict] = field(default_factory=list)  # changed, but cannot be sent (ids and reason only)
 
 
@@ -201,18 +231,38 @@ def signup_payload(row: dict, status_id: int) -> dict:
 
 
 def plan_status_sync(rows: list[dict], statuses: dict[int, dict[str, int]], settings: ShiftsSettings) -> StatusPlan:
-    """One upsert per signup whose status the organizers changed and VAN does not show yet."""
+    """One upsert per signup whose approved status VAN does not show yet. Only a status an organizer approved in the
+    review, and still the shift's status, is ever sent."""
     plan = StatusPlan()
     for row in rows:
+        approved = row.get("approved_status")
+        if approved is not None and norm(approved) != norm(row.get("status")):
+            plan.stale_approvals += 1
+            continue
         if row.get("event_signup_id") is None or row.get("van_id") is None:
             plan.not_in_van += 1
+            if approved is not None:
+                plan.not_matched.append(
+                    {"shift_id": row.get("shift_id"), "reason": "a walk-in with no VAN signup: add it in VAN by hand"}
+                )
             continue
-        if norm(row.get("status")) == norm(row.get("original_status")):
-            plan.unchanged += 1
+        if approved is None:
+            if norm(row.get("status")) == norm(row.get("original_status")):
+                plan.unchanged += 1
+            else:
+                plan.awaiting_approval += 1
             continue
-        target = settings.van_status_name(row.get("status"))
+        target = settings.van_status_name(approved)
+        if "van_status" in row and row["van_status"] is None:
+            plan.not_matched.append(
+                {
+                    "shift_id": row.get("shift_id"),
+                    "reason": "the signup is no longer in VAN's participant list: flip it manually in VAN",
+                }
+            )
+            continue
         if row.get("van_status") is not None and norm(target) == norm(row["van_status"]):
-            plan.already_in_van += 1
+            plan.already_in_van.append({"shift_id": row.get("shift_id"), "van_status": target})
             continue
 
         def quarantine(reason: str, row: dict = row):
@@ -241,8 +291,21 @@ def plan_status_sync(rows: list[dict], statuses: dict[int, dict[str, int]], sett
                 key=str(row["event_signup_id"]),
                 action="update_status",
                 payload=signup_payload(row, status_id),
-                reason=f"{row.get('original_status')} -> {target}",
+                reason=f"{row.get('van_status') or row.get('original_status')} -> {target}",
                 context={"shift_id": row.get("shift_id"), "van_status": target, "status_id": status_id},
             )
         )
     return plan
+
+
+def sync_failure(error: str | None) -> tuple[str, str]:
+    """(outcome, reason) of a write VAN refused, from the ledger's error ("van POST /v4/signups -> 400: ..."):
+    ``not_matched`` when VAN no longer knows the signup's event, person or shift (a person must flip it in VAN),
+    else ``failed`` (it is tried again by the next run)."""
+    text = error or "VAN refused the write"
+    found = re.search(r"-> (\d{3})\b", text)
+    http_status = int(found.group(1)) if found else None
+    gone = ("event.eventId", "person.vanId", "shift.eventShiftId", "not found")
+    if http_status == 404 or (http_status == 400 and any(g in text for g in gone)):
+        return "not_matched", f"not matched in VAN ({text}): flip it manually in VAN"
+    return "failed", text

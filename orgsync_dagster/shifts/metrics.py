@@ -152,3 +152,97 @@ def markdown(rows: list[dict], title: str = "") -> str:
     ]
     lines += ["| " + " | ".join(cell(r, c) for c in COLUMNS) + " |" for r in rows]
     return "\n".join(lines) + "\n\n" + DEFINITIONS
+
+
+# -- the tracker's live dashboard: office -> region -> state ------------------------------------------------------
+LIVE_COLUMNS = [
+    ("scheduled", "scheduled"),
+    ("walk_ins", "walk-ins"),
+    ("confirm_pct", "confirm %"),
+    ("completion_pct", "completion %"),
+    ("flake_pct", "flake %"),
+    ("flakes_to_chase", "flakes to chase"),
+    ("canvassers_out", "canvassers out now"),
+    ("doors", "doors"),
+    ("goal", "goal"),
+    ("pct_to_goal", "% to goal"),
+    ("kph", "knocks/hour"),
+    ("overdue_check_ins", "overdue check-ins"),
+]
+
+
+def _live_acc(shifts: list[dict], groups: list[dict], settings: ShiftsSettings, now: dt.datetime) -> dict:
+    acc: dict = defaultdict(lambda: defaultdict(float))
+    members: dict = defaultdict(int)
+    for s in shifts:
+        key = (s["instance"], s.get("region") or "–", s.get("office") or NO_OFFICE)
+        a = acc[key]
+        status = norm(s.get("status"))
+        van = norm(settings.van_status_name(s.get("status")))
+        a["walk_ins" if s.get("source") == "walk_in" else "scheduled"] += 1
+        if s.get("source") != "walk_in":
+            a["confirmed"] += status in CONFIRMED or van in CONFIRMED or status in ATTENDED or van in ATTENDED
+            a["flakes"] += bool(s.get("flake"))
+        a["completed"] += van == "completed" or status in ("completed", "in")
+        a["flakes_to_chase"] += bool(s.get("flake")) and not s.get("flake_pass") and van not in ("resched",)
+        if s.get("canvass_group_id") is not None:
+            members[s["canvass_group_id"]] += 1
+    for g in groups:
+        office = g.get("office") or NO_OFFICE
+        key = (g["instance"], settings.region_of(office) or "–", office)
+        a = acc[key]
+        n = members.get(g["id"], 0)
+        out = g.get("departed_at") is not None and not g.get("is_returned")
+        a["canvassers_out"] += n if out else 0
+        a["doors"] += g.get("doors") or 0
+        a["goal"] += g.get("goal") or 0
+        a["overdue_check_ins"] += out and g.get("next_check_in_at") is not None and g["next_check_in_at"] < now
+        start = g.get("departed_at")
+        end = g.get("returned_at") if g.get("is_returned") else now
+        if start is not None and end is not None:
+            hours = max(0.0, (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600.0)
+            a["canvasser_hours"] += hours * max(n, 1)
+    return acc
+
+
+def _live_row(level: str, state: str, region: str | None, office: str | None, a: dict) -> dict:
+    people = a["scheduled"] + a["walk_ins"]
+    label = office or (f"Region {region}" if region else f"{state} total")
+    return {
+        "level": level,
+        "state": state,
+        "region": region,
+        "office": office,
+        "label": label,
+        **{k: int(a[k]) for k in ("scheduled", "walk_ins", "flakes_to_chase", "canvassers_out", "doors", "goal")},
+        "overdue_check_ins": int(a["overdue_check_ins"]),
+        "confirm_pct": _pct(a["confirmed"], a["scheduled"]),
+        "completion_pct": _pct(a["completed"], people),
+        "flake_pct": _pct(a["flakes"], a["scheduled"]),
+        "pct_to_goal": _pct(a["doors"], a["goal"]),
+        # knocks per canvasser-hour: doors / (members x hours out, to now for groups still out)
+        "kph": round(a["doors"] / a["canvasser_hours"], 1) if a["canvasser_hours"] else None,
+    }
+
+
+def rollup(shifts: list[dict], groups: list[dict], settings: ShiftsSettings, now: dt.datetime) -> list[dict]:
+    """Rows state -> its regions -> their offices (each parent before its children), every level summed from the
+    offices below it (percentages recomputed from the sums, never averaged)."""
+    acc = _live_acc(shifts, groups, settings, now)
+    out = []
+    for state in sorted({k[0] for k in acc}):
+        total: dict = defaultdict(float)
+        state_rows = []
+        for region in sorted({k[1] for k in acc if k[0] == state}):
+            sub: dict = defaultdict(float)
+            office_rows = []
+            for key in sorted(k for k in acc if k[0] == state and k[1] == region):
+                for name, value in acc[key].items():
+                    sub[name] += value
+                    total[name] += value
+                office_rows.append(_live_row("office", state, region, key[2], acc[key]))
+            state_rows.append(_live_row("region", state, region, None, sub))
+            state_rows += office_rows
+        out.append(_live_row("state", state, None, None, total))
+        out += state_rows
+    return out

@@ -1,6 +1,6 @@
 """The nightly job's state machine, pure: backup -> verify -> reset -> import the next day.
 
-Each day has a stage in ``shifts.day_status``. Every step is one transaction that moves the stage forward, and a
+Each day of each VAN instance (a day x instance partition) has a stage in ``shifts.day_status``. Every step is one transaction that moves the stage forward, and a
 re-run starts from the stage it finds, so a crash anywhere loses nothing and duplicates nothing:
 
 * before ``reset`` the live day tables are the truth: the backup is replaced (delete + insert by day) and

@@ -44,8 +44,8 @@ def seed_van(
     per_shift: int = 4,
     first_person: int = 0,
 ) -> dict:
-    """Canvasses (two shifts) per office on ``day`` and one shift on the next day, and a phone bank with no
-    location from 20:00 to 00:30 (across midnight) on ``day``; ``per_shift`` signups per shift."""
+    """Canvasses (two shifts) per office on ``day`` and on the next day, and a phone bank with no location from
+    20:00 to 00:30 (across midnight) on ``day``; ``per_shift`` signups per shift."""
     types = {t["name"]: t for t in client.event_types()}
     person = first_person
     counts = {"events": 0, "signups": 0}
@@ -89,7 +89,7 @@ def seed_van(
     for name, address in OFFICES[:offices]:
         loc = client.find_or_create_location({"name": name, "address": address})
         event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13), (13, 16)], day, loc)
-        event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13)], day + dt.timedelta(days=1), loc)
+        event(f"Canvass {name}", "Canvass", "Canvasser", [(10, 13), (13, 16)], day + dt.timedelta(days=1), loc)
     event("Evening phone bank", "Phone Bank", "Phone Banker", [(20, 24.5)], day)
     counts["people_used"] = person - first_person
     return counts
@@ -125,6 +125,7 @@ def simulate_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, seed
                 conn.execute(
                     notes.insert().values(
                         day=day,
+                        instance=r.instance,
                         shift_id=r.id,
                         type="flake",
                         at=r.starts_at,
@@ -161,7 +162,13 @@ def simulate_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, seed
                 conn.execute(shifts.update().where(shifts.c.id.in_(members)).values(canvass_group_id=gid))
                 conn.execute(
                     notes.insert().values(
-                        day=day, canvass_group_id=gid, type="kph", at=back, text="Back early, rain", user_name="CD"
+                        day=day,
+                        instance=instance,
+                        canvass_group_id=gid,
+                        type="kph",
+                        at=back,
+                        text="Back early, rain",
+                        user_name="CD",
                     )
                 )
         if rows:
@@ -187,3 +194,22 @@ def simulate_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, seed
                 )
             )
     return {"status_changes": changed}
+
+
+def review_day(engine: Engine, day: dt.date, settings: ShiftsSettings, *, who: str = "Demo Organizer") -> dict:
+    """The end-of-day review: an organizer approves every final status that differs from VAN (as on the tracker's
+    Review page). Returns how many were approved."""
+    from orgsync_dagster.shifts import tracker_store
+    from orgsync_dagster.shifts.tracker import Scope
+
+    actor = tracker_store.Actor(email="organizer@example.org", name=who, initials="DO")
+    approved = 0
+    with engine.connect() as conn:
+        instances = sorted(set(conn.execute(sa.select(shifts.c.instance).where(shifts.c.day == day)).scalars()))
+    for instance in instances:
+        with engine.connect() as conn:
+            rows = tracker_store.review_rows(conn, day, Scope(instance), settings)
+        items = [(r["id"], r["version"]) for r in rows if r["review_state"] == "to_review"]
+        result = tracker_store.set_approval(engine, settings, actor, items, lambda *_: True)
+        approved += len(result["done"])
+    return {"approved": approved}

@@ -7,6 +7,22 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 IMPORT_STATUSES = ("Invited", "Left Msg", "Confirmed", "Scheduled", "Sched-Web")
+# what organizers can set in the tracker (the original's list, with "Left Msg" spelled as VAN spells it)
+TRACKER_STATUSES = (
+    "Scheduled",
+    "Invited",
+    "Left Msg",
+    "Same Day Confirmed",
+    "In",
+    "Completed",
+    "Declined",
+    "No Show",
+    "Resched",
+)
+# VAN statuses a shift ends the day with: only these are reviewed and written back to VAN
+FINAL_STATUSES = ("Completed", "Declined", "No Show", "Resched")
+WALK_IN_SLOTS = ("10:00", "13:00", "16:00", "18:00")
+WALK_IN_ACTIVITIES = ("Canvassing", "Phonebanking", "Comfort Vol", "Intern Onboarding", "Intern Interview")
 NO_OFFICE = "(no location)"
 
 
@@ -30,6 +46,13 @@ class ShiftsSettings:
     nightly_hour: int = 0
     nightly_minute: int = 30
     reference_max_age_hours: float = 24.0
+    tracker_statuses: tuple[str, ...] = TRACKER_STATUSES
+    final_statuses: tuple[str, ...] = FINAL_STATUSES
+    walk_in_slots: tuple[str, ...] = WALK_IN_SLOTS
+    walk_in_activities: tuple[str, ...] = WALK_IN_ACTIVITIES
+    walk_in_event_type: str = "Volunteer DVC"
+    first_check_in_minutes: int = 45
+    check_in_minutes: int = 60
 
     @classmethod
     def from_config(cls, raw: dict) -> ShiftsSettings:
@@ -59,7 +82,21 @@ class ShiftsSettings:
             nightly_hour=int(raw.get("nightly_hour", 0)),
             nightly_minute=int(raw.get("nightly_minute", 30)),
             reference_max_age_hours=float(raw.get("reference_max_age_hours", 24)),
+            tracker_statuses=names("tracker_statuses", TRACKER_STATUSES),
+            final_statuses=names("final_statuses", FINAL_STATUSES),
+            walk_in_slots=names("walk_in_slots", WALK_IN_SLOTS),
+            walk_in_activities=names("walk_in_activities", WALK_IN_ACTIVITIES),
+            walk_in_event_type=str(raw.get("walk_in_event_type", cls.walk_in_event_type)),
+            first_check_in_minutes=int(raw.get("first_check_in_minutes", 45)),
+            check_in_minutes=int(raw.get("check_in_minutes", 60)),
         )
+        for slot in s.walk_in_slots:
+            try:
+                dt.time.fromisoformat(slot)
+            except ValueError:
+                raise ValueError(f"shifts.walk_in_slots: {slot!r} is not a time of day (HH:MM)") from None
+        if s.first_check_in_minutes <= 0 or s.check_in_minutes <= 0:
+            raise ValueError("shifts.first_check_in_minutes and shifts.check_in_minutes must be > 0")
         _ = s.tz  # validates the time zone
         dt.date.fromisoformat(s.partitions_start)
         if s.lookback_days < 0 or s.lookahead_days < 0:
@@ -93,6 +130,15 @@ class ShiftsSettings:
             return None
         aliases = {norm(k): v for k, v in self.status_aliases.items()}
         return aliases.get(norm(status), status)
+
+    def is_final(self, status: str | None) -> bool:
+        """A status a shift can end the day with (reviewed, then written back to VAN): through the aliases, so
+        "In" (checked in) counts as Completed."""
+        return norm(self.van_status_name(status)) in {norm(s) for s in self.final_statuses}
+
+    def tracker_status(self, value: str | None) -> str | None:
+        """The tracker's own spelling of a status typed or posted in any case/spacing; None if it is not one."""
+        return {norm(s): s for s in self.tracker_statuses}.get(norm(value))
 
     def is_import_status(self, status_name: str | None) -> bool:
         return norm(status_name) in {norm(s) for s in self.import_statuses}

@@ -1,5 +1,7 @@
-"""Push the statuses organizers changed during a day back to VAN: one POST /signups (an upsert) per changed signup,
-through the sync engine and its ledger. A shift is marked synced only after VAN accepted the write."""
+"""Push the statuses organizers approved in the review back to VAN: one POST /signups (an upsert) per changed
+approved signup, through the sync engine and its ledger. A shift is marked sent only after VAN accepted the write;
+every approved shift ends with an outcome the review page shows: sent, in VAN already, failed (with VAN's reason,
+retried by the next run) or not matched in VAN (flip it manually)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,17 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from orgsync_dagster.lib.ledger import SUCCEEDED, Ledger
 from orgsync_dagster.lib.runtime import ledger_factory
 from orgsync_dagster.lib.sync import Op, SyncEngine, SyncReport
 from orgsync_dagster.resources.http import ApiError, BudgetExceeded
 from orgsync_dagster.resources.van import VanClient
-from orgsync_dagster.shifts import logic, nightly
-from orgsync_dagster.shifts.backup import stage_of
+from orgsync_dagster.shifts import logic
+from orgsync_dagster.shifts.backup import is_archived
 from orgsync_dagster.shifts.export import cached_reference, load_reference
 from orgsync_dagster.shifts.settings import ShiftsSettings
 from orgsync_dagster.shifts.tables import backup_shifts, event_participants, shifts
+from orgsync_dagster.shifts.tracker_store import notify_change
 
 
 class SignupStatusTarget:
@@ -44,11 +48,7 @@ class SignupStatusTarget:
                 self.refused = exc
             raise
         with self.engine.begin() as conn:  # only after VAN accepted the write
-            conn.execute(
-                self.table.update()
-                .where(self.table.c.id == op.context["shift_id"])
-                .values(synced_status=op.context["van_status"], synced_at=sa.func.now())
-            )
+            mark_outcome(conn, self.table, op.context["shift_id"], "sent", None, synced_status=op.context["van_status"])
             p = event_participants.c
             conn.execute(
                 event_participants.update()
@@ -62,16 +62,38 @@ class SignupStatusTarget:
         return {op.key: None for op in ops}
 
 
+def mark_outcome(conn, table: sa.Table, shift_id: int, outcome: str, reason: str | None, **extra) -> None:
+    """Record a shift's sync outcome (its version moves on, so an open tracker page shows it at once)."""
+    row = conn.execute(
+        table.update()
+        .where(table.c.id == shift_id)
+        .values(
+            sync_outcome=outcome,
+            sync_error=reason[:500] if reason else None,
+            synced_at=sa.func.now(),
+            version=table.c.version + 1,
+            **extra,
+        )
+        .returning(table.c.instance, table.c.office, table.c.version)
+    ).first()
+    if row is not None and table.name == "shifts":
+        notify_change(conn, row.instance, row.office, "shift", shift_id, row.version, by="VAN status sync")
+
+
 @dataclass
 class StatusSyncResult:
     instance: str
     day: dt.date
     source: str  # backup | live
     shifts: int = 0
-    changed: int = 0
+    changed: int = 0  # approved statuses VAN does not show yet: one request each
     unchanged: int = 0
+    awaiting_approval: int = 0  # changed but not approved: never sent
+    stale_approvals: int = 0  # changed after their approval: never sent
     already_in_van: int = 0
     not_in_van: int = 0
+    not_matched: int = 0  # approved, but VAN has no signup to update: flip manually
+    outcomes: dict = field(default_factory=dict)  # sent / failed / not_matched / in_van -> shifts
     quarantined: list[dict] = field(default_factory=list)
     report: SyncReport | None = None
     requests: int = 0
@@ -94,6 +116,7 @@ def _rows(engine: Engine, instance: str, day: dt.date, from_backup: bool) -> lis
             t.c.event_type_id,
             t.c.status,
             t.c.original_status,
+            t.c.approved_status,
             p.status_name.label("van_status"),
         )
         .select_from(
@@ -127,7 +150,8 @@ def sync_day(
     now: dt.datetime | None = None,
 ) -> StatusSyncResult:
     instance = client.instance
-    from_backup = nightly.rank(stage_of(engine, day)) >= nightly.rank("reset")
+    from_backup = is_archived(engine, day, instance)
+    table = backup_shifts if from_backup else shifts
     result = StatusSyncResult(instance, day, "backup" if from_backup else "live")
     rows = _rows(engine, instance, day, from_backup)
     result.shifts = len(rows)
@@ -141,21 +165,48 @@ def sync_day(
         if (plan.ops and not fresh) or any(q["reason"].startswith("no VAN signup statuses") for q in plan.quarantined):
             plan = _plan(rows, load_reference(engine, client, instance, settings, now, force=True), settings)
         result.changed, result.unchanged = len(plan.ops), plan.unchanged
-        result.already_in_van, result.not_in_van, result.quarantined = (
-            plan.already_in_van,
-            plan.not_in_van,
-            plan.quarantined,
-        )
+        result.awaiting_approval, result.stale_approvals = plan.awaiting_approval, plan.stale_approvals
+        result.already_in_van, result.not_in_van = len(plan.already_in_van), plan.not_in_van
+        result.not_matched, result.quarantined = len(plan.not_matched), plan.quarantined
         result.plan = [{"event_signup_id": op.key, "change": op.reason} for op in plan.ops]
-        target = SignupStatusTarget(client, engine, backup_shifts if from_backup else shifts)
+        target = SignupStatusTarget(client, engine, table)
         result.report = SyncEngine(ledger_factory(engine, run_id), logger=logger).run(target, plan.ops, dry_run=dry_run)
+        if not dry_run:
+            result.outcomes = _record_outcomes(engine, table, instance, plan, run_id)
         if target.refused is not None:
             result.error = (
                 logic.describe_api_failure(instance, target.refused)
-                + " The changed statuses were not synced; they are sent by the next run."
+                + " The approved statuses were not synced; they are sent by the next run."
             )
     except (ApiError, BudgetExceeded) as exc:
         result.error = logic.describe_api_failure(instance, exc) + " Nothing was sent."
     finally:
         result.requests = client.requests_sent - start
     return result
+
+
+def _record_outcomes(engine: Engine, table: sa.Table, instance: str, plan: logic.StatusPlan, run_id: str) -> dict:
+    """Each approved shift's outcome on its row: no silent success, no silent failure."""
+    counts: dict[str, int] = {}
+    entries = Ledger(engine, logic.STATUS_SYNC, instance, run_id).load([op.key for op in plan.ops])
+    with engine.begin() as conn:
+        for op in plan.ops:
+            entry = entries.get(op.key)
+            if entry is not None and entry.status in (SUCCEEDED, "reconciled"):
+                outcome, reason = "sent", None  # apply() already marked it when VAN accepted it
+            else:
+                outcome, reason = logic.sync_failure(entry.error if entry else "not sent")
+                mark_outcome(conn, table, op.context["shift_id"], outcome, reason)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        for item in plan.quarantined:  # approved but cannot be sent: a failure with its reason, never silent
+            mark_outcome(conn, table, item["shift_id"], "failed", item["reason"])
+            counts["failed"] = counts.get("failed", 0) + 1
+        for item in plan.not_matched:
+            mark_outcome(conn, table, item["shift_id"], "not_matched", item["reason"])
+            counts["not_matched"] = counts.get("not_matched", 0) + 1
+        for item in plan.already_in_van:
+            current = conn.execute(sa.select(table.c.sync_outcome).where(table.c.id == item["shift_id"])).scalar()
+            if current not in ("sent", "in_van"):
+                mark_outcome(conn, table, item["shift_id"], "in_van", None, synced_status=item["van_status"])
+            counts["in_van"] = counts.get("in_van", 0) + 1
+    return counts

@@ -76,15 +76,28 @@ def import_day(
             )
         )
     people = {(c["instance"], c["van_id"]): c for c in chosen}
+    stmt = pg_insert(volunteers).values(
+        [
+            {
+                "instance": i,
+                "van_id": v,
+                "first_name": c["first_name"],
+                "last_name": c["last_name"],
+                "phone": c.get("phone"),
+                "email": c.get("email"),
+            }
+            for (i, v), c in people.items()
+        ]
+    )
+    # contact details from VAN fill what is missing; what organizers corrected in the tracker is kept
     conn.execute(
-        pg_insert(volunteers)
-        .values(
-            [
-                {"instance": i, "van_id": v, "first_name": c["first_name"], "last_name": c["last_name"]}
-                for (i, v), c in people.items()
-            ]
+        stmt.on_conflict_do_update(
+            index_elements=["instance", "van_id"],
+            set_={
+                "phone": sa.func.coalesce(volunteers.c.phone, stmt.excluded.phone),
+                "email": sa.func.coalesce(volunteers.c.email, stmt.excluded.email),
+            },
         )
-        .on_conflict_do_nothing(index_elements=["instance", "van_id"])
     )
     vol_ids = _volunteer_ids(conn, people)
     rows = [logic.shift_row(c, day, vol_ids[(c["instance"], c["van_id"])], settings) for c in chosen]

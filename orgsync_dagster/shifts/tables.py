@@ -16,6 +16,10 @@ event_participants = sa.Table(
     sa.Column("van_id", sa.BigInteger, nullable=False),
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
+    # the person's contact fields as VAN's signup object carries them (no extra request)
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("contact_mode_id", sa.Integer),
     sa.Column("event_id", sa.BigInteger, nullable=False),
     sa.Column("event_name", sa.Text),
     sa.Column("event_date", sa.String(10), nullable=False),  # the event's own local start date (VAN's filter)
@@ -84,8 +88,9 @@ volunteers = sa.Table(
     sa.Column("van_id", sa.BigInteger),  # NULL for walk-ins not (yet) in VAN
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
-    sa.Column("phone", sa.String(20)),
-    sa.Column("cellphone", sa.String(20)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("cellphone", sa.String(32)),
+    sa.Column("email", sa.Text),
     sa.Column("knocks", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_shift_at", TZ),
     sa.Column("next_shift_confirmed", sa.Boolean),
@@ -93,6 +98,7 @@ volunteers = sa.Table(
     sa.Column("extra_shifts_sched", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_user", sa.Text),
     sa.Column("updated_at", TZ, server_default=sa.func.now()),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # optimistic concurrency
     sa.UniqueConstraint("instance", "van_id", name="uq_volunteers_van_id"),
     schema="shifts",
 )
@@ -121,6 +127,7 @@ def _group_columns(live: bool) -> list:
         sa.Column("last_user", sa.Text),
         sa.Column("updated_at", TZ),
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # optimistic concurrency
     ]
 
 
@@ -162,6 +169,14 @@ def _shift_columns(live: bool) -> list:
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("synced_status", sa.String(64)),  # the status last written to VAN (the old shift_flipped)
         sa.Column("synced_at", TZ),
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # optimistic concurrency
+        # the review: only a status an organizer approved is written back to VAN (and only while it still is
+        # the shift's status); the sync's outcome per shift: sent | failed | not_matched, with the reason
+        sa.Column("approved_status", sa.String(64)),
+        sa.Column("approved_by", sa.Text),
+        sa.Column("approved_at", TZ),
+        sa.Column("sync_outcome", sa.String(16)),
+        sa.Column("sync_error", sa.Text),
     ]
 
 
@@ -174,13 +189,36 @@ def _note_columns(live: bool) -> list:
         if live
         else sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("day", sa.Date, nullable=False, index=True),
+        sa.Column("instance", sa.String(64), nullable=False),
         sa.Column("shift_id", sa.BigInteger, *fk("shifts.shifts.id")),
         sa.Column("canvass_group_id", sa.BigInteger, *fk("shifts.canvass_groups.id")),
         sa.Column("type", sa.String(16)),  # sdc | flake | kph
         sa.Column("at", TZ),
         sa.Column("text", sa.String(255)),
-        sa.Column("user_name", sa.String(16)),
+        sa.Column("user_name", sa.String(16)),  # initials
         sa.Column("user_color", sa.String(16)),
+        sa.Column("author", sa.Text),  # the organizer's name
+    ]
+
+
+def _edit_columns(live: bool) -> list:
+    """The audit of every edit made in the tracker: who, when, which row and field, old -> new."""
+    return [
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+        if live
+        else sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("day", sa.Date, nullable=False, index=True),
+        sa.Column("instance", sa.String(64), nullable=False),
+        sa.Column("office", sa.Text),
+        sa.Column("entity", sa.String(16), nullable=False),  # shift | canvass_group | volunteer | note
+        sa.Column("entity_id", sa.BigInteger, nullable=False),
+        sa.Column("field", sa.String(64), nullable=False),
+        sa.Column("old_value", sa.Text),
+        sa.Column("new_value", sa.Text),
+        sa.Column("version", sa.Integer),  # the row's version after the edit
+        sa.Column("user_email", sa.Text, nullable=False),
+        sa.Column("user_name", sa.Text),
+        sa.Column("at", TZ, nullable=False, server_default=sa.func.now()),
     ]
 
 
@@ -193,6 +231,8 @@ shifts = sa.Table(
     schema="shifts",
 )
 notes = sa.Table("notes", metadata, *_note_columns(True), schema="shifts")
+edits = sa.Table("edits", metadata, *_edit_columns(True), schema="shifts")
+sa.Index("ix_edits_entity", edits.c.entity, edits.c.entity_id)
 
 # -- nightly backups: same columns, keyed by the live row id (a re-run can never duplicate a row) ---------------
 _BACKUP_EXTRA = lambda: [
@@ -204,9 +244,12 @@ backup_canvass_groups = sa.Table(
 )
 backup_shifts = sa.Table("backup_shifts", metadata, *_shift_columns(False), *_BACKUP_EXTRA(), schema="shifts")
 backup_notes = sa.Table("backup_notes", metadata, *_note_columns(False), *_BACKUP_EXTRA(), schema="shifts")
+backup_edits = sa.Table("backup_edits", metadata, *_edit_columns(False), *_BACKUP_EXTRA(), schema="shifts")
 
 # (live, backup) pairs in the order rows are deleted (children first); backups are inserted in reverse order.
+# The edit audit is part of the day: backed up, verified and reset with it.
 DAY_TABLES = (
+    ("edits", edits, backup_edits),
     ("notes", notes, backup_notes),
     ("shifts", shifts, backup_shifts),
     ("canvass_groups", canvass_groups, backup_canvass_groups),
@@ -217,6 +260,7 @@ day_status = sa.Table(
     "day_status",
     metadata,
     sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("instance", sa.String(64), primary_key=True),  # one VAN instance's day (a partition)
     sa.Column("stage", sa.String(16), nullable=False),  # open | backed_up | verified | reset | imported
     sa.Column("counts", sa.JSON),  # rows backed up per table
     sa.Column("digests", sa.JSON),

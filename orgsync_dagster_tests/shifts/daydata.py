@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from orgsync_dagster.shifts.tables import canvass_groups, event_participants, notes, shifts, volunteers
+from orgsync_dagster.shifts.tables import canvass_groups, edits, event_participants, notes, shifts, volunteers
 
 
 def make_day(engine, day: dt.date, settings, n: int = 6, instance: str = "MI") -> dict:
@@ -61,11 +61,40 @@ def make_day(engine, day: dt.date, settings, n: int = 6, instance: str = "MI") -
         conn.execute(
             notes.insert(),
             [
-                {"day": day, "shift_id": ids[0], "canvass_group_id": None, "type": "flake", "text": "called twice"},
-                {"day": day, "shift_id": None, "canvass_group_id": gid, "type": "kph", "text": "back at 12"},
+                {
+                    "day": day,
+                    "instance": instance,
+                    "shift_id": ids[0],
+                    "canvass_group_id": None,
+                    "type": "flake",
+                    "text": "called twice",
+                },
+                {
+                    "day": day,
+                    "instance": instance,
+                    "shift_id": None,
+                    "canvass_group_id": gid,
+                    "type": "kph",
+                    "text": "back at 12",
+                },
             ],
         )
-    return {"shifts": n, "canvass_groups": 1, "notes": 2}
+        conn.execute(
+            edits.insert().values(
+                day=day,
+                instance=instance,
+                office="R1A",
+                entity="shift",
+                entity_id=ids[0],
+                field="status",
+                old_value="Scheduled",
+                new_value="No Show",
+                version=2,
+                user_email="fo@example.org",
+                user_name="Field Organizer",
+            )
+        )
+    return {"shifts": n, "canvass_groups": 1, "notes": 2, "edits": 1}
 
 
 def add_participants(engine, day: dt.date, settings, n: int = 3, instance: str = "MI") -> None:
@@ -93,6 +122,9 @@ def add_participants(engine, day: dt.date, settings, n: int = 3, instance: str =
         conn.execute(event_participants.insert(), rows)
 
 
-def count(engine, table, day: dt.date) -> int:
+def count(engine, table, day: dt.date, instance: str | None = None) -> int:
+    q = sa.select(sa.func.count()).select_from(table).where(table.c.day == day)
+    if instance is not None:
+        q = q.where(table.c.instance == instance)
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.day == day)).scalar_one()
+        return conn.execute(q).scalar_one()

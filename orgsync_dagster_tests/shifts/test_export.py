@@ -76,6 +76,22 @@ def test_export_costs_one_list_request_per_page(engine, make_client, settings):
     assert len(_rows(engine)) == result.participants  # replaced, not duplicated
 
 
+def test_participants_carry_phone_and_email_from_the_signups(engine, make_client, seeded, settings, sandbox, api_key):
+    """VAN's signup person carries the contact fields: the export stores them without one request per person."""
+    client = make_client()
+    result = export_participants(engine, client, "MI", settings)
+    assert client.requests_sent == REFERENCE_REQUESTS + 1 + seeded["events"]  # no GET /people/{vanId}
+    assert result.with_phone == result.with_email == result.participants > 0
+    people = sandbox.van.dump(api_key)["people"]
+    by_id = {p["vanId"]: p for p in people}
+    for row in _rows(engine):
+        person = by_id[row["van_id"]]
+        assert row["email"] == person["emails"][0]["email"]
+        assert row["phone"] == next(p["phoneNumber"] for p in person["phones"] if p["isPreferred"])
+        assert row["contact_mode_id"] == 1
+    assert "@" not in str(result.problems) and "phone" not in str(result.by_status)
+
+
 def test_bad_participants_are_quarantined_not_dropped(engine, make_client, seeded, sandbox, api_key, settings):
     db = sandbox.van.database(api_key)
     with sandbox.van._lock:

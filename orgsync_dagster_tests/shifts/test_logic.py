@@ -167,29 +167,74 @@ def shift(**over):
 
 def test_status_ids_come_from_van_statuses_not_names():
     ids = logic.status_ids(STATUS_ROWS)
-    plan = logic.plan_status_sync([shift(status="Completed")], ids, S)
+    plan = logic.plan_status_sync([shift(status="Completed", approved_status="Completed")], ids, S)
     (op,) = plan.ops
     assert op.payload["status"] == {"statusId": 2} and op.key == "900"
     assert op.payload["location"] == {"locationId": 201} and op.payload["person"] == {"vanId": 100001}
 
 
-def test_change_detection():
+def approved(**over):
+    return shift(**over, approved_status=over["status"])
+
+
+def test_change_detection_sends_only_approved_statuses():
     ids = logic.status_ids(STATUS_ROWS)
     rows = [
         shift(shift_id=1),  # unchanged
-        shift(shift_id=2, event_signup_id=901, status="Same Day Confirmed", van_status="Confirmed"),  # VAN has it
-        shift(shift_id=3, event_signup_id=902, status="In"),  # alias -> Completed
-        shift(shift_id=4, event_signup_id=None, van_id=None, status="In"),  # walk-in
-        shift(shift_id=5, event_signup_id=903, status="Maybe later"),  # unknown status
-        shift(shift_id=6, event_signup_id=904, status="No Show", location_id=None),  # event with no location
-        shift(shift_id=7, event_signup_id=905, status="Completed", event_type_id=143856),  # statuses not known
+        approved(shift_id=2, event_signup_id=901, status="Same Day Confirmed", van_status="Confirmed"),  # VAN has it
+        approved(shift_id=3, event_signup_id=902, status="In"),  # alias -> Completed
+        approved(shift_id=4, event_signup_id=None, van_id=None, status="In"),  # walk-in: flip by hand
+        approved(shift_id=5, event_signup_id=903, status="Maybe later"),  # unknown status
+        approved(shift_id=6, event_signup_id=904, status="No Show", location_id=None),  # event with no location
+        approved(shift_id=7, event_signup_id=905, status="Completed", event_type_id=143856),  # statuses not known
+        shift(shift_id=8, event_signup_id=906, status="Completed"),  # changed, never approved: not sent
+        shift(shift_id=9, event_signup_id=907, status="No Show", approved_status="Completed"),  # changed after
+        approved(shift_id=10, event_signup_id=908, status="Declined", van_status=None),  # gone from VAN's list
     ]
     plan = logic.plan_status_sync(rows, ids, S)
     assert [op.key for op in plan.ops] == ["902", "904"]
     assert plan.ops[0].payload["status"] == {"statusId": 2} and "location" not in plan.ops[1].payload
-    assert (plan.unchanged, plan.already_in_van, plan.not_in_van) == (1, 1, 1)
+    assert (plan.unchanged, len(plan.already_in_van), plan.not_in_van) == (1, 1, 1)
+    assert (plan.awaiting_approval, plan.stale_approvals) == (1, 1)
+    assert [m["shift_id"] for m in plan.not_matched] == [4, 10]
+    assert "flip it manually" in plan.not_matched[1]["reason"]
     reasons = {q["event_signup_id"]: q["reason"] for q in plan.quarantined}
     assert "not a VAN status" in reasons[903] and "no VAN signup statuses" in reasons[905]
+
+
+@pytest.mark.parametrize(
+    "error, outcome",
+    [
+        ("van POST /v4/signups -> 400: 'event.eventId' is not a valid event in the current context.", "not_matched"),
+        ("van POST /v4/signups -> 404: Signup 5 not found.", "not_matched"),
+        ("van POST /v4/signups -> 500: server error", "failed"),
+        ("van POST /v4/signups -> 400: 'status.statusId' is not a valid status", "failed"),
+        (None, "failed"),
+    ],
+)
+def test_sync_failures_say_what_a_person_must_do(error, outcome):
+    got, reason = logic.sync_failure(error)
+    assert got == outcome and reason
+    if outcome == "not_matched":
+        assert "flip it manually in VAN" in reason
+
+
+def test_signup_person_contact_fields():
+    person = {
+        "vanId": 1,
+        "contactModeId": 1,
+        "email": {"email": "a@b.org", "isPreferred": True},
+        "phone": {"phoneNumber": "(314) 555-0100", "dialingPrefix": "1"},
+    }
+    assert logic.person_contact(person) == {"email": "a@b.org", "phone": "3145550100", "contact_mode_id": 1}
+    assert logic.person_contact({"email": "x@y.org", "phone": "3145550100"})["email"] == "x@y.org"
+    assert logic.person_contact({"email": None, "phone": None}) == {
+        "email": None,
+        "phone": None,
+        "contact_mode_id": None,
+    }
+    listed = {"email": [{"email": "old@b.org"}, {"email": "new@b.org", "isPreferred": True}], "phone": "n/a"}
+    assert logic.person_contact(listed) == {"email": "new@b.org", "phone": None, "contact_mode_id": None}
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------------
