@@ -13,6 +13,7 @@ from orgsync_dagster.calls import defs as calls
 from orgsync_dagster.events import defs as events
 from orgsync_dagster.membership import defs as membership
 from orgsync_dagster.resources.action_network import ActionNetworkResource
+from orgsync_dagster.resources.actionkit import ActionKitResource
 from orgsync_dagster.resources.config import OrgsyncConfigResource
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.van import VanResource
@@ -43,6 +44,10 @@ def shared_resources() -> dict:
             api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"),
             base_url=_env_or_default("ACTION_NETWORK_URL", "https://actionnetwork.org/api/v2/"),
             requests_per_second=float(os.environ.get("ACTION_NETWORK_REQUESTS_PER_SECOND", "4")),
+        ),
+        "actionkit": ActionKitResource(
+            database_url=_env_or_default("ACTIONKIT_DATABASE_URL", None),
+            schema_name=_env_or_default("ACTIONKIT_SCHEMA", None),
         ),
         "slack": SlackResource(webhook_url=_env_or_default("SLACK_WEBHOOK_URL", "")),
         "s3": S3Resource(
