@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from orgsync_dagster.events import logic
 from orgsync_dagster.events.tables import ak_events_source_rows, ak_events_source_state, ak_events_validated
+from orgsync_dagster.lib.tables import TZ
 from orgsync_dagster.resources.actionkit import naive_utc
 
 DELETED_REASON = "deleted in ActionKit (gone from its events table)"
@@ -102,7 +103,8 @@ def apply_read(
     *,
     accept_deletions: bool = False,
 ) -> RefreshResult:
-    """Apply one complete read to the warehouse, in one transaction, and validate what it can have changed."""
+    """Apply one complete read to the warehouse, in one transaction, and validate what it can have changed.
+    ``now`` is when the read started: rows another run copied after that are left as that run copied them."""
     result = RefreshResult(source, plan, rows_read=len(rows))
     t = ak_events_source_rows
     with engine.begin() as conn:
@@ -111,20 +113,24 @@ def apply_read(
         result.watermark_before = state.watermark if state is not None else None
         by_id = {int(r["id"]): r for r in rows}
         existing: dict[int, tuple[dict, bool]] = {}
+        copied_since_read: set[int] = set()  # copied by a run that read after this one: not judged by this read
+        cols = (t.c.ak_event_id, t.c.source_row, t.c.deleted_in_source, t.c.read_at)
         if plan.full:
-            for r in conn.execute(sa.select(t.c.ak_event_id, t.c.source_row, t.c.deleted_in_source)):
+            for r in conn.execute(sa.select(*cols)):
                 existing[r.ak_event_id] = (r.source_row, r.deleted_in_source)
+                if r.read_at is not None and r.read_at > now:
+                    copied_since_read.add(r.ak_event_id)
         else:
             for chunk in _chunks(list(by_id)):
-                for r in conn.execute(
-                    sa.select(t.c.ak_event_id, t.c.source_row, t.c.deleted_in_source).where(t.c.ak_event_id.in_(chunk))
-                ):
+                for r in conn.execute(sa.select(*cols).where(t.c.ak_event_id.in_(chunk))):
                     existing[r.ak_event_id] = (r.source_row, r.deleted_in_source)
+                    if r.read_at is not None and r.read_at > now:
+                        copied_since_read.add(r.ak_event_id)
 
         missing: list[int] = []
         if plan.full:
             known = [k for k, (_row, deleted) in existing.items() if not deleted]
-            missing = sorted(k for k in known if k not in by_id)
+            missing = sorted(k for k in known if k not in by_id and k not in copied_since_read)
             limit = settings.source.max_missing_share * len(known)
             if len(missing) > max(limit, MASS_DELETION_FLOOR) and not accept_deletions:
                 raise MassDeletion(
@@ -136,6 +142,8 @@ def apply_read(
 
         upserts = []
         for ak_id, row in by_id.items():
+            if ak_id in copied_since_read:
+                continue  # a newer read already copied this event: never overwrite it with an older version
             before = existing.get(ak_id)
             if before is None:
                 result.new += 1
@@ -154,29 +162,26 @@ def apply_read(
                     "read_at": now,
                 }
             )
-        for chunk in _chunks(upserts, 1000):
-            stmt = pg_insert(t).values(chunk)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["ak_event_id"],
-                    set_={
-                        c: stmt.excluded[c] for c in ("source_row", "source_updated_at", "deleted_in_source", "read_at")
-                    },
-                )
-            )
+        if upserts:
+            stmt = pg_insert(t)
+            cols = ("source_row", "source_updated_at", "deleted_in_source", "read_at")
+            stmt = stmt.on_conflict_do_update(index_elements=["ak_event_id"], set_={c: stmt.excluded[c] for c in cols})
+            for chunk in _chunks(upserts, 5000):
+                # RETURNING makes SQLAlchemy batch the rows into multi-row VALUES (an upsert without it is sent one
+                # row per round trip)
+                conn.execute(stmt.returning(t.c.ak_event_id), chunk).all()
         for chunk in _chunks(missing):
             conn.execute(t.update().where(t.c.ak_event_id.in_(chunk)).values(deleted_in_source=True, read_at=now))
         result.deleted = len(missing)
         result.changed_ids = sorted(u["ak_event_id"] for u in upserts) + missing
 
-        # validate every event whose outcome can have changed: what was read and changed, what is eligible now
-        # (time passes: an event that started is no longer eligible), everything on a full pass or new settings
+        # validate every event whose outcome can have changed: what was read and changed, the eligible ones that
+        # have started since (time passes), everything on a full pass or when the validation settings changed
         everything = plan.full or state is None or state.settings_hash != settings.validation_hash
         result.revalidated = _revalidate(conn, settings, now, None if everything else set(result.changed_ids))
-        if plan.full:
-            conn.execute(
-                ak_events_validated.delete().where(ak_events_validated.c.ak_event_id.not_in(sa.select(t.c.ak_event_id)))
-            )
+        if plan.full:  # validated rows of events the copy does not know (from before the copy existed)
+            v = ak_events_validated
+            conn.execute(v.delete().where(~sa.exists().where(t.c.ak_event_id == v.c.ak_event_id)))
 
         newest = max((naive_utc(r.get("updated_at")) for r in rows if r.get("updated_at")), default=None)
         watermark = max(filter(None, [result.watermark_before, newest]), default=None)
@@ -211,15 +216,17 @@ def _revalidate(conn: Connection, settings: logic.EventsSettings, now: dt.dateti
     t, v = ak_events_source_rows, ak_events_validated
     q = sa.select(t.c.ak_event_id, t.c.source_row, t.c.deleted_in_source)
     if ids is not None:
-        eligible_now = sa.select(v.c.ak_event_id).where(v.c.eligible.is_(True))
-        q = q.where(t.c.ak_event_id.in_(eligible_now) | t.c.ak_event_id.in_(sorted(ids)))
+        started = sa.select(v.c.ak_event_id).where(
+            v.c.eligible.is_(True), sa.cast(v.c.payload["start"].as_string(), TZ) < now
+        )
+        q = q.where(t.c.ak_event_id.in_(started) | t.c.ak_event_id.in_(sorted(ids)))
     n = 0
     batch: list[dict] = []
     for r in conn.execute(q).all():
         row = validate_copied(r.source_row, r.deleted_in_source, settings, now)
         row["validated_at"] = now
         batch.append(row)
-        if len(batch) >= 1000:
+        if len(batch) >= 5000:
             n += _upsert_validated(conn, batch)
             batch = []
     if batch:
@@ -228,7 +235,8 @@ def _revalidate(conn: Connection, settings: logic.EventsSettings, now: dt.dateti
 
 
 def _upsert_validated(conn: Connection, rows: list[dict]) -> int:
-    stmt = pg_insert(ak_events_validated).values(rows)
+    stmt = pg_insert(ak_events_validated)
     cols = [c.name for c in ak_events_validated.columns if c.name != "ak_event_id"]
-    conn.execute(stmt.on_conflict_do_update(index_elements=["ak_event_id"], set_={c: stmt.excluded[c] for c in cols}))
+    stmt = stmt.on_conflict_do_update(index_elements=["ak_event_id"], set_={c: stmt.excluded[c] for c in cols})
+    conn.execute(stmt.returning(ak_events_validated.c.ak_event_id), rows).all()  # batched (see apply_read)
     return len(rows)

@@ -155,7 +155,7 @@ def _first_line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class SourceStats:
-    rows: int
+    rows_estimated: int | None  # the database's own statistics (no scan); None where it keeps none (a view)
     newest_updated_at: dt.datetime | None  # naive UTC
 
 
@@ -215,14 +215,34 @@ class ActionKitSource:
             raise SourceError(f"ActionKit source {self.label}: " + "; ".join(problems))
 
     def stats(self) -> SourceStats:
-        """Row count and newest updated_at of events_event (what the observation reports)."""
+        """What the observation reports, without scanning the table: the newest updated_at (one index lookup) and
+        the row count the database's statistics estimate (information_schema / pg_class)."""
         t = self._table(EVENT_TABLE, ("id", "updated_at"))
+        backend = self.engine.url.get_backend_name()
         try:
             with self.engine.connect() as conn:
-                rows, newest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.updated_at))).one()
+                newest = conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar()
+                estimate = None
+                if backend in MYSQL_BACKENDS:
+                    estimate = conn.execute(
+                        sa.text(
+                            "SELECT table_rows FROM information_schema.tables "
+                            "WHERE table_schema = COALESCE(:schema, DATABASE()) AND table_name = :table"
+                        ),
+                        {"schema": self.schema, "table": EVENT_TABLE},
+                    ).scalar()
+                elif backend in POSTGRES_BACKENDS:
+                    estimate = conn.execute(
+                        sa.text(
+                            "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE n.nspname = COALESCE(:schema, current_schema()) AND c.relname = :table"
+                        ),
+                        {"schema": self.schema, "table": EVENT_TABLE},
+                    ).scalar()
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, f"counting {self.qualified(EVENT_TABLE)}") from None
-        return SourceStats(int(rows), naive_utc(newest))
+            raise self._fail(exc, f"looking at {self.qualified(EVENT_TABLE)}") from None
+        rows = None if estimate is None or float(estimate) < 0 else int(float(estimate))
+        return SourceStats(rows, naive_utc(newest))
 
     # -- reading ------------------------------------------------------------------------------------------------
     def events_query(self, since: dt.datetime | None, *, need_campaigns: bool = False) -> sa.Select:

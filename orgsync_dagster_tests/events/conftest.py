@@ -33,14 +33,14 @@ events:
 """
 
 
-def _mariadb_admin() -> sa.engine.Engine:
+def _mariadb_admin(url: str = MARIADB_ADMIN_URL) -> sa.engine.Engine:
     """The MariaDB server, or a skip (a failure when ORGSYNC_REQUIRE_MARIADB=1, as on CI)."""
-    engine = sa.create_engine(MARIADB_ADMIN_URL, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5})
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
-        where = sa.engine.make_url(MARIADB_ADMIN_URL).render_as_string(hide_password=True)
+        where = sa.engine.make_url(url).render_as_string(hide_password=True)
         message = f"no MariaDB/MySQL server reachable at {where} ({exc.orig}); the ActionKit MySQL tests need one"
         if os.environ.get(REQUIRE_MARIADB) == "1":
             pytest.fail(f"{message} and {REQUIRE_MARIADB}=1 requires it")

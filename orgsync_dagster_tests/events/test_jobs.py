@@ -13,15 +13,16 @@ from orgsync_dagster.events.jobs import (
     events_sync_schedule,
 )
 from orgsync_dagster.events.seed import seed_actionkit_events
-from orgsync_dagster_tests.events.conftest import EventsRunner, make_resources
+from orgsync_dagster_tests.events.conftest import EventsRunner, events_definitions, make_resources
 from orgsync_dagster_tests.events.test_assets import eligible_events
 
 ACTIONKIT_EVENTS = dg.AssetKey(["actionkit", "events"])
 
 
 def test_jobs_split_the_actionkit_read_from_the_per_instance_syncs():
-    from orgsync_dagster.definitions import defs
-
+    # not orgsync_dagster.definitions: importing it here would freeze its environment-built resources for the
+    # demo test that runs later in the same process
+    defs = events_definitions(make_resources("postgresql://unused/db", "http://127.0.0.1:9/v4/", {}, "unused.yaml"))
     ak = defs.resolve_job_def("actionkit_events")
     per_instance = defs.resolve_job_def("events_sync")
     assert ak.partitions_def is None
