@@ -89,7 +89,7 @@ def run(ctx) -> dict:
                 ctx.say(f"  {attempt} {instance}: {'ok' if result.success else 'FAILED'}")
                 what = (
                     f"created {_plural(m.get('creates_done', 0), 'event')}, updated {m.get('updates_done', 0)}, "
-                    f"{m.get('unchanged', 0)} already as in ActionKit; {_plural(requests, 'VAN request')}"
+                    f"{m.get('unchanged', 0)} already up to date in VAN; {_plural(requests, 'VAN request')}"
                 )
                 if attempt == "first run" and m.get("creates_done"):
                     what += f"; for example {_examples(ctx.engine, instance)}"
