@@ -71,6 +71,7 @@ class Harness:
         self.env = {
             **os.environ,
             "DAGSTER_HOME": str(self.home),
+            "ORGSYNC_PROFILE": "local",  # ActionKit is read from the warehouse's actionkit schema
             "DAGSTER_PG_URL": self.db_url,
             "ORGSYNC_WAREHOUSE_URL": self.db_url,
             "VAN_URL": self.urls.van_url,
@@ -152,12 +153,16 @@ def crash_and_rerun(n_events: int = 200, kill_after: int = 60) -> dict:
         h.fail_dead_runs()
         rc = h.run()
         events = h.van_events()
+        from orgsync_dagster.lib.ledger import unresolved_summary
+
         return {
             "events": n_events,
             "killed_after_creates": killed_at,
             "rerun_exit": rc,
             "in_van": len(events),
             "exactly_once": exactly_once(events, [r["id"] for r in rows]),
+            # the create the kill interrupted is found by the re-run's export: reconciled, not left in_flight
+            "ledger_unresolved_after_rerun": unresolved_summary(h.engine, "van.events").total,
         }
     finally:
         h.close()
@@ -233,6 +238,7 @@ def main(argv=None) -> int:
         and req["rerun_write_requests"] == 0
         and crash["exactly_once"]
         and crash["rerun_exit"] == 0
+        and crash["ledger_unresolved_after_rerun"] == 0
         and flt["exactly_once"]
     )
     print("figures: " + ("all met" if ok else "MISSED"))

@@ -15,6 +15,7 @@ from orgsync_dagster.events import defs as events
 from orgsync_dagster.lib import profile
 from orgsync_dagster.membership import defs as membership
 from orgsync_dagster.resources.action_network import ActionNetworkResource
+from orgsync_dagster.resources.actionkit import ActionKitResource
 from orgsync_dagster.resources.config import OrgsyncConfigResource
 from orgsync_dagster.resources.slack import DOMAINS, SlackResource
 from orgsync_dagster.resources.van import VanResource
@@ -39,6 +40,9 @@ def shared_resources() -> dict:
         ),
         "action_network": ActionNetworkResource(
             api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"), base_url=dg.EnvVar("ACTION_NETWORK_URL")
+        ),
+        "actionkit": ActionKitResource(
+            database_url=dg.EnvVar("ACTIONKIT_DATABASE_URL"), schema_name=dg.EnvVar("ACTIONKIT_SCHEMA")
         ),
         "slack": SlackResource(
             webhook_url=dg.EnvVar("SLACK_WEBHOOK_URL"),

@@ -13,35 +13,74 @@ from orgsync_dagster.lib.ledger import payload_hash
 from orgsync_dagster.lib.sync import Op
 
 LOCATION_NAME_MAX = 50  # VAN's limit for location names
+VALIDATION_VERSION = 2  # bump when validate_event changes: every copied event is validated again
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "deleted"})
 UTC = dt.UTC
 
 
 @dataclass
+class SourceSettings:
+    """How ActionKit is read: incrementally by updated_at, with a periodic full pass that finds deletions."""
+
+    full_pass_every_hours: float = 24.0
+    overlap_minutes: float = 10.0  # re-read this much before the watermark (transactions committed late)
+    max_missing_share: float = 0.05  # a full pass missing more of the known events than this stops for a person
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> SourceSettings:
+        section = section or {}
+        if not isinstance(section, dict):
+            raise ValueError("events.actionkit must be a mapping")
+        out = cls(
+            full_pass_every_hours=float(section.get("full_pass_every_hours", 24)),
+            overlap_minutes=float(section.get("overlap_minutes", 10)),
+            max_missing_share=float(section.get("max_missing_share", 0.05)),
+        )
+        if out.full_pass_every_hours <= 0 or out.overlap_minutes < 0 or not 0 <= out.max_missing_share <= 1:
+            raise ValueError(
+                "events.actionkit: full_pass_every_hours must be > 0, overlap_minutes >= 0, "
+                "max_missing_share between 0 and 1"
+            )
+        return out
+
+
+@dataclass
 class EventsSettings:
-    event_type_campaigns: dict[str, list[int]]
+    # VAN event type name -> ActionKit campaigns, each an id (int) or a campaign name (events_campaign.name)
+    event_type_campaigns: dict[str, list[int | str]]
     instances: list[str]
     roles: list[str] = field(default_factory=lambda: ["Host", "Participant"])
     default_duration_minutes: int = 60
     shift_name: str = "Single Shift"
     export_lookback_days: int = 1
+    source: SourceSettings = field(default_factory=SourceSettings)
 
     @classmethod
     def from_config(cls, events: dict, instances: list[str]) -> EventsSettings:
         mapping = events.get("event_type_campaigns") or {}
         if not isinstance(mapping, dict) or not mapping:
             raise ValueError("events.event_type_campaigns must map VAN event type names to ActionKit campaign ids")
-        clean: dict[str, list[int]] = {}
-        seen: dict[int, str] = {}
+        clean: dict[str, list[int | str]] = {}
+        seen: dict[int | str, str] = {}
         for type_name, ids in mapping.items():
             ids = ids if isinstance(ids, list) else [ids]
             for cid in ids:
-                if not isinstance(cid, int):
-                    raise ValueError(f"campaign id {cid!r} for event type {type_name!r} must be an integer")
-                if cid in seen:
-                    raise ValueError(f"campaign {cid} is mapped to two event types: {seen[cid]!r} and {type_name!r}")
-                seen[cid] = type_name
-            clean[str(type_name)] = list(ids)
+                if (
+                    isinstance(cid, bool)
+                    or not isinstance(cid, int | str)
+                    or (isinstance(cid, str) and not cid.strip())
+                ):
+                    raise ValueError(
+                        f"campaign {cid!r} for event type {type_name!r} must be an ActionKit campaign id (integer) "
+                        "or a campaign name"
+                    )
+                norm = cid.strip().lower() if isinstance(cid, str) else cid
+                if norm in seen:
+                    raise ValueError(f"campaign {cid!r} is mapped to two event types: {seen[norm]!r} and {type_name!r}")
+                seen[norm] = type_name
+            clean[str(type_name)] = [c.strip() if isinstance(c, str) else c for c in ids]
+        if not isinstance(instances, list) or not instances:
+            raise ValueError("van.instances must list the VAN instances, e.g. [MI, WI]")
         return cls(
             event_type_campaigns=clean,
             instances=list(instances),
@@ -49,11 +88,37 @@ class EventsSettings:
             default_duration_minutes=int(events.get("default_duration_minutes", 60)),
             shift_name=str(events.get("shift_name", "Single Shift")),
             export_lookback_days=int(events.get("export_lookback_days", 1)),
+            source=SourceSettings.from_config(events.get("actionkit")),
         )
 
     @property
     def campaign_to_type(self) -> dict[int, str]:
-        return {cid: name for name, ids in self.event_type_campaigns.items() for cid in ids}
+        return {cid: name for name, ids in self.event_type_campaigns.items() for cid in ids if isinstance(cid, int)}
+
+    @property
+    def campaign_name_to_type(self) -> dict[str, str]:
+        return {
+            cid.lower(): name for name, ids in self.event_type_campaigns.items() for cid in ids if isinstance(cid, str)
+        }
+
+    @property
+    def needs_campaign_names(self) -> bool:
+        """The mapping names campaigns: the read joins events_campaign for their names."""
+        return bool(self.campaign_name_to_type)
+
+    def type_for(self, row: dict) -> str | None:
+        by_id = self.campaign_to_type.get(row.get("campaign_id"))
+        if by_id is not None:
+            return by_id
+        name = _clean(row.get("campaign_name")).lower()
+        return self.campaign_name_to_type.get(name) if name else None
+
+    @property
+    def validation_hash(self) -> str:
+        """Changes when a setting that decides validation changes (then every copied row is validated again)."""
+        return payload_hash(
+            [self.event_type_campaigns, sorted(self.instances), self.default_duration_minutes, VALIDATION_VERSION]
+        )
 
 
 @dataclass
@@ -79,6 +144,33 @@ def _aware_utc(value) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         raise ValueError(f"not a timestamp: {value!r}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class LocalTimeProblem(ValueError):
+    """A local wall time that names no single instant (a DST change) while its UTC twin is missing."""
+
+
+def _utc_from_local(value, tz: ZoneInfo, name: str) -> dt.datetime | None:
+    """ActionKit's local wall time (naive, in the event's zone) -> aware UTC; refuses to guess across a DST
+    change: a wall time that happens twice (clocks go back) or never (clocks go forward) is a problem."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"not a timestamp: {value!r}")
+    local = value.replace(tzinfo=None)
+    first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local:
+            raise LocalTimeProblem(
+                f"{name} {local.isoformat(sep=' ')} does not exist in {tz.key} (clocks go forward) and {name}_utc "
+                "is empty"
+            )
+        raise LocalTimeProblem(
+            f"{name} {local.isoformat(sep=' ')} is ambiguous in {tz.key} (clocks go back) and {name}_utc is empty"
+        )
+    return first.astimezone(UTC)
 
 
 def _clean(value) -> str:
@@ -114,22 +206,25 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
     title = _clean(row.get("title"))
     if not title:
         return result(False, "missing title", quarantined=True)
-    try:
-        start = _aware_utc(row.get("starts_at_utc"))
-        end = _aware_utc(row.get("ends_at_utc"))
-    except ValueError as exc:
-        return result(False, f"malformed time: {exc}", quarantined=True)
-    if start is None:
-        return result(False, "missing starts_at_utc", quarantined=True)
-    if end is not None and end <= start:
-        return result(False, "ends_at_utc is not after starts_at_utc", quarantined=True)
     tz_name = _clean(row.get("timezone")) or "UTC"
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         return result(False, f"unknown timezone {tz_name!r}", quarantined=True)
+    try:
+        # starts_at_utc is the truth (naive UTC in ActionKit); the local wall time only when it is missing
+        start = _aware_utc(row.get("starts_at_utc")) or _utc_from_local(row.get("starts_at"), tz, "starts_at")
+        end = _aware_utc(row.get("ends_at_utc")) or _utc_from_local(row.get("ends_at"), tz, "ends_at")
+    except LocalTimeProblem as exc:
+        return result(False, str(exc), quarantined=True)
+    except ValueError as exc:
+        return result(False, f"malformed time: {exc}", quarantined=True)
+    if start is None:
+        return result(False, "missing starts_at_utc (and starts_at)", quarantined=True)
+    if end is not None and end <= start:
+        return result(False, "ends_at_utc is not after starts_at_utc", quarantined=True)
 
-    type_name = settings.campaign_to_type.get(row.get("campaign_id"))
+    type_name = settings.type_for(row)
     state = _clean(row.get("state")).upper()
     instance = state if state in settings.instances else None
     if end is None:
@@ -142,7 +237,8 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
     }
     reasons = []
     if type_name is None:
-        reasons.append(f"campaign {row.get('campaign_id')} is not mapped to a VAN event type")
+        named = f" ({_clean(row.get('campaign_name'))})" if _clean(row.get("campaign_name")) else ""
+        reasons.append(f"campaign {row.get('campaign_id')}{named} is not mapped to a VAN event type")
     if int(row.get("host_is_confirmed") or 0) != 1:
         reasons.append("host not confirmed")
     if _clean(row.get("status")).lower() != "active":

@@ -5,9 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from orgsync_dagster.events.tables import ak_events_event
+from orgsync_dagster.events.tables import ak_events_campaign, ak_events_event
+
+# ActionKit campaigns of the samples: 1 and 2 are mapped to VAN event types in orgsync.yaml, 3 is not.
+SAMPLE_CAMPAIGNS = [
+    {"id": 1, "name": "barnstorm", "title": "Barnstorm"},
+    {"id": 2, "name": "canvass", "title": "Canvass"},
+    {"id": 3, "name": "house-party", "title": "House party"},
+]
 
 CITIES = {
     "MI": [
@@ -67,14 +75,52 @@ def sample_events(n: int = 40, *, seed: int = 7, now: dt.datetime | None = None,
                 "status": "cancelled" if kind == 5 else "active",
                 "host_is_confirmed": 0 if kind == 4 else 1,
                 "created_at": now - dt.timedelta(days=3),
-                "updated_at": now - dt.timedelta(days=1),
+                "updated_at": now - dt.timedelta(days=1, minutes=15 * i),
             }
         )
     return rows
 
 
-def seed_actionkit_events(engine: Engine, rows: list[dict]) -> int:
+def actionkit_tables(engine: Engine, schema: str | None = "actionkit") -> tuple[sa.Table, sa.Table]:
+    """ActionKit's events_event and events_campaign (the columns the sync reads, the index on updated_at) in any
+    database: the warehouse's `actionkit` schema, or a MySQL/MariaDB database standing in for ActionKit's own
+    (tests, benchmarks). Created if missing."""
+    md = sa.MetaData()
+    events = ak_events_event.to_metadata(md, schema=schema)
+    campaigns = ak_events_campaign.to_metadata(md, schema=schema)
     with engine.begin() as conn:
-        conn.execute(ak_events_event.delete().where(ak_events_event.c.id.in_([r["id"] for r in rows])))
-        conn.execute(ak_events_event.insert(), rows)
+        if schema and engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        md.create_all(conn, checkfirst=True)
+    return events, campaigns
+
+
+def seed_actionkit_events(
+    engine: Engine,
+    rows: list[dict],
+    *,
+    schema: str | None = "actionkit",
+    campaigns: list[dict] | None = None,
+) -> int:
+    """Insert (or replace) ``rows`` in ActionKit's events table, with the sample campaigns; ``updated_at`` defaults
+    to now (naive UTC, as ActionKit stores it) so that an incremental read sees them."""
+    events, campaign_table = actionkit_tables(engine, schema)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    aware = [c.name for c in events.columns if getattr(c.type, "timezone", False)]
+    full = []
+    for r in rows:
+        row = {c.name: r.get(c.name) for c in events.columns}
+        row["updated_at"] = r.get("updated_at") or now
+        if engine.dialect.name == "postgresql":  # created_at/updated_at are time-zone aware in the warehouse
+            row.update({k: row[k].replace(tzinfo=dt.UTC) for k in aware if row[k] and row[k].tzinfo is None})
+        full.append(row)
+    campaigns = SAMPLE_CAMPAIGNS if campaigns is None else campaigns
+    with engine.begin() as conn:
+        for i in range(0, len(full), 5000):
+            chunk = full[i : i + 5000]
+            conn.execute(events.delete().where(events.c.id.in_([r["id"] for r in chunk])))
+            conn.execute(events.insert(), chunk)
+        if campaigns:
+            conn.execute(campaign_table.delete().where(campaign_table.c.id.in_([c["id"] for c in campaigns])))
+            conn.execute(campaign_table.insert(), campaigns)
     return len(rows)

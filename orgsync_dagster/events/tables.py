@@ -4,7 +4,10 @@ import sqlalchemy as sa
 
 from orgsync_dagster.lib.tables import TZ, metadata
 
-# The live copy of ActionKit's events table (replicated by the organisation's ActionKit mirror).
+# ActionKit's events table as the sync reads it, in the warehouse's `actionkit` schema: the source in the local
+# profile (demo, playground, tests) when ACTIONKIT_DATABASE_URL is unset, or a mirror of ActionKit that an
+# organisation replicates into its warehouse. Production reads ActionKit itself (or the mirror) through the
+# `actionkit` resource; this project never writes to ActionKit.
 ak_events_event = sa.Table(
     "events_event",
     metadata,
@@ -31,6 +34,44 @@ ak_events_event = sa.Table(
     sa.Column("timezone", sa.String(64)),
     sa.Column("status", sa.String(32)),
     sa.Column("host_is_confirmed", sa.Integer),
+    sa.Index("ix_events_event_updated_at", "updated_at"),  # the incremental read: updated_at >= watermark
+    schema="actionkit",
+)
+
+# ActionKit's campaigns (joined only when the mapping names campaigns instead of giving their ids).
+ak_events_campaign = sa.Table(
+    "events_campaign",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("name", sa.String(255)),  # the campaign's slug, e.g. "barnstorm"
+    sa.Column("title", sa.Text),
+    schema="actionkit",
+)
+
+# Our copy of what the sync reads from ActionKit (the columns it needs, normalised), one row per event, kept up
+# to date incrementally: the rows whose updated_at passed the watermark, plus a periodic full pass that finds
+# events deleted at the source. Validation runs on this copy, never on a partial read.
+ak_events_source_rows = sa.Table(
+    "events_source_rows",
+    metadata,
+    sa.Column("ak_event_id", sa.BigInteger, primary_key=True),
+    sa.Column("source_row", sa.JSON, nullable=False),  # the columns the sync reads; times as ISO text (naive)
+    sa.Column("source_updated_at", sa.DateTime),  # ActionKit's updated_at, naive UTC
+    sa.Column("deleted_in_source", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("read_at", TZ, server_default=sa.func.now()),
+    schema="actionkit",
+)
+
+# Where the incremental read of each ActionKit source stands (the watermark lives in the warehouse).
+ak_events_source_state = sa.Table(
+    "events_source_state",
+    metadata,
+    sa.Column("source", sa.String(300), primary_key=True),  # e.g. "mysql://ak-db.example.org:3306/ak" (no user)
+    sa.Column("watermark", sa.DateTime),  # newest updated_at read so far (naive UTC, the source's own clock)
+    sa.Column("last_full_pass_at", TZ),
+    sa.Column("settings_hash", sa.String(64)),  # validation settings last applied to every row
+    sa.Column("rows_in_copy", sa.BigInteger),
+    sa.Column("updated_at", TZ, server_default=sa.func.now()),
     schema="actionkit",
 )
 

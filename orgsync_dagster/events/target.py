@@ -54,31 +54,33 @@ class VanEventsTarget:
 
     def apply(self, op: Op) -> str:
         location_id = self._location_id(op)
+        # the mirror row as VAN now holds it (with the location's name and address, as the export lists it)
+        locations = (
+            [
+                {
+                    "locationId": location_id,
+                    "name": op.payload["location"]["name"],
+                    "address": op.payload["location"].get("address"),
+                }
+            ]
+            if location_id
+            else None
+        )
         if op.action == "create":
             body = create_payload(op.key, op.payload, op.context, location_id, self.shift_name)
             event_id = self.client.create_event(body)
             # the mapping is written at once, so a re-run before the next export cannot create it again
-            item = {
-                **body,
-                "eventId": event_id,
-                "eventType": {**op.context["event_type"]},
-                "locations": [
-                    {
-                        "locationId": location_id,
-                        "name": op.payload["location"]["name"],
-                        "address": op.payload["location"].get("address"),
-                    }
-                ]
-                if location_id
-                else None,
-            }
+            item = {**body, "eventId": event_id, "eventType": {**op.context["event_type"]}, "locations": locations}
             upsert_mirror(self.engine, [mirror_row(self.scope, item, source="created")])
             return str(event_id)
         if op.action == "update":
             event_id = op.context["van_event_id"]
             body = update_payload(op.context.get("raw") or {}, op.payload, location_id)
             self.client.update_event(event_id, body)
-            upsert_mirror(self.engine, [mirror_row(self.scope, {**body, "eventId": event_id}, source="updated")])
+            item = {**body, "eventId": event_id}
+            if locations:
+                item["locations"] = locations
+            upsert_mirror(self.engine, [mirror_row(self.scope, item, source="updated")])
             return str(event_id)
         if op.action == "cancel":
             event_id = op.context["van_event_id"]

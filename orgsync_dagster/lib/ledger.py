@@ -138,6 +138,10 @@ class Ledger:
                 )
             )
 
+    def unresolved_summary(self, *, exclude_run_id: str | None = None) -> UnresolvedSummary:
+        """Counts of this scope's entries left ``in_flight``/``uncertain`` (by runs other than ``exclude_run_id``)."""
+        return unresolved_summary(self.engine, self.sync, self.scope, exclude_run_id=exclude_run_id)
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -232,3 +236,43 @@ def record_many(ledger: Ledger, outcomes: Iterable[dict]) -> int:
                 ],
             )
     return len(rows)
+
+
+@dataclass(frozen=True)
+class UnresolvedSummary:
+    """Ledger entries whose outcome is unknown: counts only (record keys may be personal data, e.g. e-mails)."""
+
+    in_flight: int
+    uncertain: int
+    scopes: int  # how many scopes have at least one
+    oldest_updated_at: dt.datetime | None
+
+    @property
+    def total(self) -> int:
+        return self.in_flight + self.uncertain
+
+
+def unresolved_summary(
+    engine: Engine, sync: str, scope: str | None = None, *, exclude_run_id: str | None = None
+) -> UnresolvedSummary:
+    """Entries of ``sync`` (one scope, or every scope when ``scope`` is None) left ``in_flight``/``uncertain``,
+    leaving out those written by ``exclude_run_id`` (the run being checked: its own unknowns get one more run)."""
+    cond = [sync_ledger.c.sync == sync, sync_ledger.c.status.in_(sorted(UNRESOLVED))]
+    if scope is not None:
+        cond.append(sync_ledger.c.scope == scope)
+    if exclude_run_id is not None:
+        cond.append(sa.or_(sync_ledger.c.run_id.is_(None), sync_ledger.c.run_id != exclude_run_id))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                sync_ledger.c.status,
+                sa.func.count(),
+                sa.func.min(sync_ledger.c.updated_at),
+            )
+            .where(*cond)
+            .group_by(sync_ledger.c.status)
+        ).all()
+        scopes = conn.execute(sa.select(sa.func.count(sa.distinct(sync_ledger.c.scope))).where(*cond)).scalar_one()
+    by_status = {r[0]: int(r[1]) for r in rows}
+    oldest = min((r[2] for r in rows if r[2] is not None), default=None)
+    return UnresolvedSummary(by_status.get(IN_FLIGHT, 0), by_status.get(UNCERTAIN, 0), int(scopes), oldest)

@@ -5,6 +5,10 @@ A domain supplies a list of planned operations and a ``SyncTarget`` that knows h
 actually happened. The engine does the rest: skips what the ledger says is done, commits ``in_flight`` before
 each request and the outcome after it, resolves unknown outcomes by reconciliation instead of re-posting
 blindly, optionally sends with a bounded number of threads, and stops cleanly at a request budget.
+
+A record the plan found remotely in its desired state needs no op, so the engine would never see it again; when
+its ledger entry was left ``in_flight``/``uncertain`` (a create whose answer was lost, then found by the next
+export), pass ``found_remotely={key: receipt}`` and the engine records it as reconciled with that receipt.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -59,7 +63,8 @@ class SyncReport:
     planned: Counter = field(default_factory=Counter)  # by action
     skipped_done: int = 0  # already succeeded with the same payload
     succeeded: Counter = field(default_factory=Counter)  # by action
-    reconciled: int = 0
+    reconciled: int = 0  # unknown outcomes resolved as done (by the target's lookup or found remotely by the plan)
+    reconciled_found_remotely: int = 0  # of which: ledger entries left unresolved, found remotely by the plan
     failed: int = 0
     uncertain: int = 0
     not_sent_budget: int = 0
@@ -80,6 +85,7 @@ class SyncReport:
             "succeeded": sum(self.succeeded.values()),
             "succeeded_by_action": dict(self.succeeded),
             "reconciled": self.reconciled,
+            "reconciled_found_remotely": self.reconciled_found_remotely,
             "failed": self.failed,
             "uncertain": self.uncertain,
             "not_sent_budget": self.not_sent_budget,
@@ -102,9 +108,25 @@ class SyncEngine:
         self.progress = progress
         self.log = logger or log
 
-    def run(self, target: SyncTarget, ops: Sequence[Op], *, dry_run: bool = False) -> SyncReport:
+    def run(
+        self,
+        target: SyncTarget,
+        ops: Sequence[Op],
+        *,
+        dry_run: bool = False,
+        found_remotely: Mapping[str, str | None] | None = None,
+    ) -> SyncReport:
+        """Send ``ops`` through the ledger. ``found_remotely``: records the plan saw in the remote system already in
+        their desired state (so no op is planned for them), key -> receipt (remote id). Their ledger entries left
+        ``in_flight``/``uncertain`` by an earlier run are recorded as reconciled with that receipt; keys that also
+        have an op are left to the op. Default ``None``: nothing of the kind (the old behaviour)."""
         report = SyncReport(target.sync, target.scope, dry_run)
         ledger = self.ledger_factory(target.sync, target.scope)
+        if found_remotely:
+            planned_keys = {op.key for op in ops}
+            self._reconcile_found(
+                ledger, {k: v for k, v in found_remotely.items() if k not in planned_keys}, report, dry_run
+            )
         entries = ledger.load([op.key for op in ops])
         to_send: list[Op] = []
         to_reconcile: list[Op] = []
@@ -178,6 +200,31 @@ class SyncEngine:
             # An answer was lost: look the changes up before deciding to send them again.
             pending = self._reconcile(target, ledger, uncertain, report)
         return report
+
+    def _reconcile_found(
+        self, ledger: Ledger, found: Mapping[str, str | None], report: SyncReport, dry_run: bool
+    ) -> None:
+        if not found:
+            return
+        stuck = {k: e for k, e in ledger.load(list(found)).items() if e.status in UNRESOLVED}
+        if not stuck:
+            return
+        if dry_run:
+            self.log.info(f"{ledger.sync}/{ledger.scope}: {len(stuck)} unresolved record(s) found remotely (dry run)")
+            report.reconciled_found_remotely += len(stuck)
+            return
+        for key, entry in stuck.items():
+            receipt = found[key]
+            ledger.record(
+                key, entry.action, entry.payload_hash, "reconciled", receipt=None if receipt is None else str(receipt)
+            )
+            report.receipts[key] = None if receipt is None else str(receipt)
+        report.reconciled += len(stuck)
+        report.reconciled_found_remotely += len(stuck)
+        self.log.info(
+            f"{ledger.sync}/{ledger.scope}: {len(stuck)} record(s) left unresolved by an earlier run were found "
+            "remotely and are reconciled in the ledger"
+        )
 
     def _reconcile(self, target: SyncTarget, ledger: Ledger, ops: Sequence[Op], report: SyncReport) -> list[Op]:
         try:

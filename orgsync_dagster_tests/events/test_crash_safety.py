@@ -8,3 +8,4 @@ def test_sigkill_mid_push_then_rerun_creates_every_event_exactly_once():
     assert 30 <= result["killed_after_creates"] < 120, result  # really killed in the middle of the push
     assert result["rerun_exit"] == 0
     assert result["in_van"] == 120 and result["exactly_once"], result
+    assert result["ledger_unresolved_after_rerun"] == 0, result  # the interrupted create was reconciled

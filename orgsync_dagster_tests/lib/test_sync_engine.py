@@ -51,7 +51,8 @@ def ops(n, version=1):
 
 def run(engine, target, the_ops, run_id="r1", **kw):
     dry = kw.pop("dry_run", False)
-    return SyncEngine(ledger_factory(engine, run_id), **kw).run(target, the_ops, dry_run=dry)
+    found = kw.pop("found_remotely", None)
+    return SyncEngine(ledger_factory(engine, run_id), **kw).run(target, the_ops, dry_run=dry, found_remotely=found)
 
 
 def test_rerun_with_nothing_new_sends_nothing(engine):
@@ -133,3 +134,56 @@ def test_concurrent_apply_records_each_op_once(engine):
             sa.select(sa.func.count()).select_from(sync_ledger).where(sync_ledger.c.status == IN_FLIGHT)
         ).scalar_one()
     assert n == 100 and inflight == 0
+
+
+def test_records_found_remotely_reconcile_entries_left_unresolved(engine):
+    """A create whose answer was lost, then found by the next export: the plan has no op for it any more, and the
+    engine reconciles the ledger entry with the receipt the plan found."""
+    t = FakeTarget(fail={"0": ["uncertain_applied"]})
+    t.reconcile = lambda ops: (_ for _ in ()).throw(ApiError("van", "GET", "/v4/x", 503, "down"))  # lookup fails too
+    r1 = run(engine, t, ops(2))
+    assert r1.uncertain == 1 and t.remote.keys() == {"0", "1"}
+    ledger = Ledger(engine, t.sync, t.scope, "x")
+    assert ledger.load()["0"].status == "uncertain"
+    # next run: the export found "0" remotely, so the plan no longer has an op for it
+    r2 = run(engine, t, [], run_id="r2", found_remotely={"0": "id-0", "1": "id-1"})
+    entry = ledger.load()["0"]
+    assert entry.status == "succeeded" and entry.receipt == "id-0" and entry.run_id == "r2"
+    assert (
+        r2.reconciled == 1 and r2.reconciled_found_remotely == 1 and r2.as_metadata()["reconciled_found_remotely"] == 1
+    )
+    assert ledger.load()["1"].status == "succeeded" and ledger.load()["1"].run_id == "r1"  # a done entry: untouched
+    assert len(t.sent) == 2  # nothing sent again
+    with engine.connect() as conn:
+        outcomes = [
+            row.outcome
+            for row in conn.execute(
+                sa.select(sync_attempts.c.outcome).where(sync_attempts.c.record_key == "0").order_by(sync_attempts.c.id)
+            )
+        ]
+    assert outcomes == ["uncertain", "reconciled"]
+
+
+def test_found_remotely_leaves_keys_with_an_op_to_the_op_and_dry_run_records_nothing(engine):
+    t = FakeTarget()
+    led = Ledger(engine, t.sync, t.scope, "crashed-run")
+    the_ops = ops(2)
+    led.mark_in_flight("0", "create", the_ops[0].payload_hash)  # died before sending
+    led.mark_in_flight("1", "create", the_ops[1].payload_hash)
+    dry = run(engine, t, the_ops[:1], run_id="dry", dry_run=True, found_remotely={"0": "id-0", "1": "id-1"})
+    assert dry.reconciled_found_remotely == 1  # "1" would be reconciled
+    assert {e.status for e in led.load().values()} == {"in_flight"}  # a dry run writes nothing
+    r = run(engine, t, the_ops[:1], run_id="r2", found_remotely={"0": "id-0", "1": "id-1"})
+    # "0" has an op: it goes the op's way (looked up, not found, sent); "1" is reconciled as found remotely
+    assert t.sent == ["0"] and r.reconciled_found_remotely == 1
+    entries = led.load()
+    assert entries["0"].status == entries["1"].status == "succeeded" and entries["1"].receipt == "id-1"
+
+
+def test_old_call_sites_keep_the_old_behaviour(engine):
+    """Without found_remotely (other domains' call sites), an unresolved entry without an op stays unresolved."""
+    t = FakeTarget()
+    Ledger(engine, t.sync, t.scope, "crashed-run").mark_in_flight("9", "create", "h")
+    r = run(engine, t, ops(1), run_id="r2")
+    assert r.reconciled_found_remotely == 0
+    assert Ledger(engine, t.sync, t.scope, "x").load()["9"].status == "in_flight"
