@@ -37,6 +37,7 @@ PRODUCTION_ENV = {
     "MONGODB_URI": "mongodb://calls.invalid:27017",
     "ORGSYNC_S3_BUCKET": "org-bucket",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.invalid/services/T/B/X",
+    "ACTIONKIT_DATABASE_URL": "mysql+pymysql://reader@actionkit.invalid:3306/ak",
 }
 
 
@@ -64,6 +65,7 @@ def test_production_code_location_without_settings_fails_at_once_naming_every_va
         "ACTION_NETWORK_API_KEY",
         "MONGODB_URI",
         "ORGSYNC_S3_BUCKET",
+        "ACTIONKIT_DATABASE_URL",
     }
     for name in required:  # one message lists every one of them
         assert f"{name} is not set" in err, name
