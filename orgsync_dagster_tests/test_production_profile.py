@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import orgsync_dagster.resources.actionkit  # noqa: F401  (registers ACTIONKIT_DATABASE_URL, as the code location does)
 from orgsync_dagster.lib import profile
 
 REPO = Path(__file__).resolve().parent.parent
