@@ -23,10 +23,6 @@ from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster.shifts import defs as shifts
 from orgsync_dagster.usage import defs as usage
 
-# Client-side pace per VAN instance. Production: 2 requests/s (VAN bills per request and throttles); the local
-# profile talks to the sandbox, which is not billed.
-VAN_REQUESTS_PER_SECOND = {profile.PRODUCTION: 2.0, profile.LOCAL: 40.0}
-
 
 def shared_resources() -> dict:
     return {
@@ -36,7 +32,8 @@ def shared_resources() -> dict:
             api_keys=dg.EnvVar("VAN_API_KEYS"),
             application_name=dg.EnvVar("VAN_APPLICATION_NAME"),
             base_url=dg.EnvVar("VAN_URL"),
-            requests_per_second=VAN_REQUESTS_PER_SECOND[profile.current_profile()],
+            requests_per_second_env=dg.EnvVar("VAN_REQUESTS_PER_SECOND"),
+            daily_request_budget_env=dg.EnvVar("VAN_DAILY_REQUEST_BUDGET"),
         ),
         "action_network": ActionNetworkResource(
             api_key=dg.EnvVar("ACTION_NETWORK_API_KEY"), base_url=dg.EnvVar("ACTION_NETWORK_URL")

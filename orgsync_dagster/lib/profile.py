@@ -52,8 +52,8 @@ class Setting:
     """One environment variable the code location uses.
 
     ``required``: production refuses to start without it. ``default``: the value used in any profile when it is
-    unset (an optional setting). ``local_default``: the value the local profile uses when it is unset (e.g. an
-    empty warehouse URL, which makes the warehouse resource start the embedded PostgreSQL). ``secret``: its value
+    unset (an optional setting). ``local_default``: the value the local profile uses when it is unset, in place of
+    ``default`` (e.g. an empty warehouse URL, which makes the warehouse resource start the embedded PostgreSQL). ``secret``: its value
     is never printed (doctor shows only "set").
     """
 
@@ -99,7 +99,7 @@ def apply_defaults(environ: MutableMapping[str, str] | None = None) -> list[str]
     for s in settings():
         if s.name in env:
             continue
-        value = s.default if s.default is not None else (s.local_default if local else None)
+        value = s.local_default if local and s.local_default is not None else s.default
         if value is not None:
             env[s.name] = value
             applied.append(s.name)
@@ -163,6 +163,18 @@ def _not_mongomock(value: str, profile: str) -> str | None:
     return None
 
 
+def _van_rate(value: str, _profile: str) -> str | None:
+    from orgsync_dagster.resources.van import rate_problem
+
+    return rate_problem(value)
+
+
+def _van_budget(value: str, _profile: str) -> str | None:
+    from orgsync_dagster.resources.van import budget_problem
+
+    return budget_problem(value)
+
+
 def _van_keys(value: str, _profile: str) -> str | None:
     from orgsync_dagster.resources.van import VanConfigError, parse_api_keys
 
@@ -199,6 +211,20 @@ for _s in (
     ),
     Setting("VAN_URL", "VAN API base URL", default="https://api.securevan.com/v4/"),
     Setting("VAN_APPLICATION_NAME", "VAN application name (Basic-auth user)", default="orgsync"),
+    # production paces VAN at 2 requests/s per instance (billed per request, throttled); locally it is the sandbox
+    Setting(
+        "VAN_REQUESTS_PER_SECOND",
+        "client-side pace per VAN instance, requests per second",
+        default="2",
+        local_default="40",
+        validate=_van_rate,
+    ),
+    Setting(
+        "VAN_DAILY_REQUEST_BUDGET",
+        "requests per VAN instance per day before sending stops (empty: no cap)",
+        default="",
+        validate=_van_budget,
+    ),
     Setting("ACTION_NETWORK_API_KEY", "Action Network group API key", required=True, secret=True, local_default=""),
     Setting("ACTION_NETWORK_URL", "Action Network API base URL", default="https://actionnetwork.org/api/v2/"),
     Setting(

@@ -4,6 +4,7 @@ rate limiting, budget and metering come from the shared HTTP layer."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -188,6 +189,28 @@ class VanClient:
         return resp.content.decode("utf-8-sig")
 
 
+def rate_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable requests-per-second figure (None: it is): finite and above 0."""
+    try:
+        rate = float(value)
+    except ValueError:
+        return "must be a number of requests per second, e.g. 2"
+    if not math.isfinite(rate) or rate <= 0:
+        return "must be a finite number above 0"
+    return None
+
+
+def budget_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable daily request budget (None: it is): a whole number above 0."""
+    try:
+        budget = int(value)
+    except ValueError:
+        return "must be a whole number of requests per day, e.g. 1000 (leave it unset for no cap)"
+    if budget <= 0:
+        return "must be above 0 (leave it unset for no cap)"
+    return None
+
+
 class VanResource(dg.ConfigurableResource):
     """NGP VAN v4, one API key per instance (state). Keys come from the environment (EnvVar VAN_API_KEYS)."""
 
@@ -203,9 +226,35 @@ class VanResource(dg.ConfigurableResource):
     daily_request_budget: int | None = Field(
         default=None, description="Stop sending to an instance after this many requests in a day (None: no cap)."
     )
+    # The deployment's own values, bound to environment variables (read when a run starts, never frozen at load):
+    # when set they take precedence over the typed fields above.
+    requests_per_second_env: str = Field(
+        default="", description="VAN_REQUESTS_PER_SECOND (EnvVar): requests per second per instance; empty: above."
+    )
+    daily_request_budget_env: str = Field(
+        default="", description="VAN_DAILY_REQUEST_BUDGET (EnvVar): requests per instance per day; empty: no cap."
+    )
 
     def instances(self) -> list[str]:
         return sorted(parse_api_keys(self.api_keys))
+
+    def pace(self) -> float:
+        """Requests per second per instance: VAN_REQUESTS_PER_SECOND when set, else ``requests_per_second``."""
+        if not self.requests_per_second_env.strip():
+            return self.requests_per_second
+        problem = rate_problem(self.requests_per_second_env)
+        if problem:
+            raise VanConfigError(f"VAN_REQUESTS_PER_SECOND {problem}")
+        return float(self.requests_per_second_env)
+
+    def budget_limit(self) -> int | None:
+        """Requests per instance per day: VAN_DAILY_REQUEST_BUDGET when set, else ``daily_request_budget``."""
+        if not self.daily_request_budget_env.strip():
+            return self.daily_request_budget
+        problem = budget_problem(self.daily_request_budget_env)
+        if problem:
+            raise VanConfigError(f"VAN_DAILY_REQUEST_BUDGET {problem}")
+        return int(self.daily_request_budget_env)
 
     def client(
         self,
@@ -227,7 +276,7 @@ class VanResource(dg.ConfigurableResource):
         mode = self.db_mode if db_mode is None else db_mode
         if mode not in (0, 1):
             raise VanConfigError("db_mode must be 0 (MyVoters) or 1 (MyCampaign)")
-        limit = self.daily_request_budget if daily_request_budget is None else daily_request_budget
+        limit = self.budget_limit() if daily_request_budget is None else daily_request_budget
         budget = DailyBudget(limit, budget_spent) if limit is not None and budget_spent is not None else None
         http = HttpClient(
             self.base_url,
@@ -237,7 +286,7 @@ class VanResource(dg.ConfigurableResource):
             headers={"Content-Type": "application/json"},
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
-            rate_limiter=TokenBucket(self.requests_per_second),
+            rate_limiter=TokenBucket(self.pace()),
             meter=meter,
             budget=budget,
         )
