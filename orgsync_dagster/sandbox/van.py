@@ -35,6 +35,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orgsync_dagster.sandbox import van_bulk as bk
+from orgsync_dagster.sandbox import van_bulk_worker as bk_files
 from orgsync_dagster.sandbox import van_events as ev
 from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
@@ -310,8 +311,8 @@ class VanEmulator:
         path = request.path.rstrip("/").lower() or "/"
         if path != "/v4" and not path.startswith("/v4/"):
             raise not_found("The requested resource could not be found.")
-        if bk.is_result_file(path):  # a signed file link: no API key, like VAN's file host
-            return bk.result_file(path)
+        if bk_files.is_result_file(path):  # a signed file link: no API key, like VAN's file host
+            return bk_files.result_file(path)
         key, mode = self._authenticate(request)
         adapter = self._map.bind("van.emulator")
         try:
