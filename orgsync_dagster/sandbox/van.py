@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 
 from orgsync_dagster.sandbox import van_bulk as bk
 from orgsync_dagster.sandbox import van_bulk_worker as bk_files
+from orgsync_dagster.sandbox import van_canvass as cv
 from orgsync_dagster.sandbox import van_events as ev
 from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
@@ -196,7 +197,7 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/people/findOrCreate", ["POST"], pp.find_or_create_person),
     ("/v4/people/<ref>", ["GET"], pp.get_person),
     ("/v4/people/<ref>", ["POST"], pp.update_person),
-    ("/v4/people/<ref>/canvassResponses", ["POST"], pp.post_canvass_responses),
+    ("/v4/people/<ref>/canvassResponses", ["POST"], cv.post_canvass_responses),
     ("/v4/canvassResponses/resultCodes", ["GET"], result_codes),
     ("/v4/canvassResponses/contactTypes", ["GET"], contact_types),
     ("/v4/canvassResponses/inputTypes", ["GET"], input_types),
