@@ -78,6 +78,10 @@ def diff(old, new, path: str = "", *, keyed: bool = False) -> list[dict]:
     return [{"field": path, "old": old, "new": new}]
 
 
+def _document(row) -> Document:
+    return Document(row.kind, row.name, row.version, row.body, row.removed, row.updated_at, row.updated_by)
+
+
 def documents(conn: Connection, kind: str, *, include_removed=False, lock=False) -> dict[str, Document]:
     """The documents of one kind by name (without the removed ones unless asked; ``lock``: FOR UPDATE)."""
     q = sa.select(config_documents).where(config_documents.c.kind == kind).order_by(config_documents.c.name)
@@ -85,10 +89,7 @@ def documents(conn: Connection, kind: str, *, include_removed=False, lock=False)
         q = q.where(config_documents.c.removed.is_(False))
     if lock:
         q = q.with_for_update()
-    return {
-        r.name: Document(r.kind, r.name, r.version, r.body, r.removed, r.updated_at, r.updated_by)
-        for r in conn.execute(q)
-    }
+    return {r.name: _document(r) for r in conn.execute(q)}
 
 
 def document(conn: Connection, kind: str, name: str) -> Document | None:
@@ -96,11 +97,7 @@ def document(conn: Connection, kind: str, name: str) -> Document | None:
     row = conn.execute(
         sa.select(config_documents).where(config_documents.c.kind == kind, config_documents.c.name == name)
     ).first()
-    return (
-        Document(row.kind, row.name, row.version, row.body, row.removed, row.updated_at, row.updated_by)
-        if row
-        else None
-    )
+    return _document(row) if row else None
 
 
 def write_document(

@@ -47,10 +47,11 @@ from orgsync_dagster.calls.config_docs import (
     ConfigInvalid,
     Document,
     HistoryEntry,
+    document,
     documents,
     write_document,
 )
-from orgsync_dagster.calls.tables import config_documents, config_history, van_reference_data
+from orgsync_dagster.calls.tables import config_history, van_reference_data
 from orgsync_dagster.calls.validate import check_candidate
 
 if TYPE_CHECKING:
@@ -67,14 +68,7 @@ class ConfigStore:
     # -- reads -------------------------------------------------------------------------------------------------
     def _get(self, kind: str, name: str) -> Document | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(config_documents).where(config_documents.c.kind == kind, config_documents.c.name == name)
-            ).first()
-        return (
-            Document(row.kind, row.name, row.version, row.body, row.removed, row.updated_at, row.updated_by)
-            if row
-            else None
-        )
+            return document(conn, kind, name)
 
     def list_candidates(self, *, include_removed: bool = False) -> list[Document]:
         """Every candidate document (current version), sorted by slug."""
