@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from orgsync_dagster.shifts.settings import ShiftsSettings
 from orgsync_dagster.shifts.tables import edits
 from orgsync_dagster.shifts.tracker import Scope, TrackerInputError
 
@@ -158,6 +159,41 @@ def apply_changes(
             region=row.get("region"),
         )
     return version
+
+
+def office_region(settings: ShiftsSettings, allowed: Allowed, state: str, office: str) -> str | None:
+    """The office's region, once the user is known to work in that office (else ``Forbidden``)."""
+    region = settings.region_of(office)
+    if not allowed(state, office, region):
+        raise Forbidden("you do not work in this office")
+    return region
+
+
+def audit_created(
+    conn: Connection,
+    actor: Actor,
+    day: dt.date,
+    instance: str,
+    office: str | None,
+    entity: str,
+    entity_id: int,
+    description: str,
+) -> None:
+    """The audit line of a row just created (its version 1)."""
+    conn.execute(
+        edits.insert().values(
+            day=day,
+            instance=instance,
+            office=office,
+            entity=entity,
+            entity_id=entity_id,
+            field="created",
+            new_value=description,
+            version=1,
+            user_email=actor.email,
+            user_name=actor.name,
+        )
+    )
 
 
 def lock_row(conn: Connection, table: sa.Table, row_id: int) -> dict | None:

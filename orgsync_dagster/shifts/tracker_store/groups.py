@@ -11,18 +11,19 @@ from sqlalchemy.engine import Engine
 
 from orgsync_dagster.shifts import tracker
 from orgsync_dagster.shifts.settings import ShiftsSettings, norm
-from orgsync_dagster.shifts.tables import canvass_groups, edits, shifts, volunteers
+from orgsync_dagster.shifts.tables import canvass_groups, shifts, volunteers
 from orgsync_dagster.shifts.tracker import TrackerInputError
 from orgsync_dagster.shifts.tracker_store.core import (
     Actor,
     Allowed,
     Conflict,
-    Forbidden,
     apply_changes,
+    audit_created,
     check_allowed,
     fetch_rows,
     lock_row,
     notify_change,
+    office_region,
     seen_version,
 )
 from orgsync_dagster.shifts.tracker_store.reads import group_row
@@ -78,9 +79,7 @@ def create_group(
     form: dict,
     allowed: Allowed,
 ) -> dict:
-    region = settings.region_of(office)
-    if not allowed(state, office, region):
-        raise Forbidden("you do not work in this office")
+    region = office_region(settings, allowed, state, office)
     if not member_ids:
         raise TrackerInputError("choose at least one volunteer for the group")
     values = tracker.group_settings(form.get("goal"), form.get("packets_given"), form.get("packet_names"))
@@ -99,20 +98,8 @@ def create_group(
             )
             .returning(canvass_groups.c.id)
         ).scalar_one()
-        conn.execute(
-            edits.insert().values(
-                day=day,
-                instance=state,
-                office=office,
-                entity="canvass_group",
-                entity_id=gid,
-                field="created",
-                new_value=f"{len(members)} member(s), goal {values['goal']}",
-                version=1,
-                user_email=actor.email,
-                user_name=actor.name,
-            )
-        )
+        description = f"{len(members)} member(s), goal {values['goal']}"
+        audit_created(conn, actor, day, state, office, "canvass_group", gid, description)
         for m in members:
             apply_changes(conn, shifts, "shift", m, {"canvass_group_id": gid}, actor)
         notify_change(conn, state, office, "canvass_group", gid, 1, by=actor.name, region=region)

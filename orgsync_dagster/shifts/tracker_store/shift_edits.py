@@ -16,11 +16,12 @@ from orgsync_dagster.shifts.tracker_store.core import (
     Actor,
     Allowed,
     Conflict,
-    Forbidden,
     apply_changes,
+    audit_created,
     check_allowed,
     lock_row,
     notify_change,
+    office_region,
     seen_version,
 )
 from orgsync_dagster.shifts.tracker_store.reads import group_row, shift_row
@@ -111,9 +112,7 @@ def add_walk_in(
 ) -> tuple[dict, bool]:
     """A volunteer who walked in: found again by VAN id, else by first + last name + phone, else created; then an In
     shift at the chosen slot. Returns (the shift, whether an existing volunteer was reused)."""
-    region = settings.region_of(office)
-    if not allowed(state, office, region):
-        raise Forbidden("you do not work in this office")
+    region = office_region(settings, allowed, state, office)
     v = volunteers.c
     key = tracker.person_key(walk_in.first_name, walk_in.last_name, walk_in.phone)
     with engine.begin() as conn:
@@ -193,20 +192,9 @@ def add_walk_in(
             )
             .returning(shifts.c.id)
         ).scalar_one()
-        conn.execute(
-            edits.insert().values(
-                day=day,
-                instance=state,
-                office=office,
-                entity="shift",
-                entity_id=shift_id,
-                field="created",
-                new_value=f"walk-in, In at {walk_in.slot:%H:%M} ({walk_in.activity})"
-                + ("; existing volunteer" if reused else "; new volunteer"),
-                version=1,
-                user_email=actor.email,
-                user_name=actor.name,
-            )
+        description = f"walk-in, In at {walk_in.slot:%H:%M} ({walk_in.activity})" + (
+            "; existing volunteer" if reused else "; new volunteer"
         )
+        audit_created(conn, actor, day, state, office, "shift", shift_id, description)
         notify_change(conn, state, office, "shift", shift_id, 1, by=actor.name, region=region)
         return shift_row(conn, shift_id), reused
