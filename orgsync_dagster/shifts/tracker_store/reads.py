@@ -9,7 +9,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from orgsync_dagster.shifts import metrics
+from orgsync_dagster.shifts import metrics, nightly
 from orgsync_dagster.shifts.settings import ShiftsSettings
 from orgsync_dagster.shifts.tables import (
     backup_canvass_groups,
@@ -47,7 +47,7 @@ def is_archived(conn: Connection, day: dt.date, instance: str) -> bool:
     stage = conn.execute(
         sa.select(day_status.c.stage).where(day_status.c.day == day, day_status.c.instance == instance)
     ).scalar_one_or_none()
-    return stage in ("reset", "imported")
+    return nightly.archived(stage)
 
 
 def day_shifts(conn: Connection, day: dt.date, scope: Scope, *, archived: bool = False) -> list[dict]:
