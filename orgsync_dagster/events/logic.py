@@ -37,13 +37,21 @@ class ValidatedEvent:
         return dict(self.__dict__)
 
 
-def _aware_utc(value) -> dt.datetime | None:
+def _timestamp(value) -> dt.datetime | None:
+    """A datetime or an ISO string as a datetime (None for nothing); anything else is a ValueError."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if not isinstance(value, dt.datetime):
         raise ValueError(f"not a timestamp: {value!r}")
+    return value
+
+
+def _aware_utc(value) -> dt.datetime | None:
+    value = _timestamp(value)
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -54,12 +62,9 @@ class LocalTimeProblem(ValueError):
 def _utc_from_local(value, tz: ZoneInfo, name: str) -> dt.datetime | None:
     """ActionKit's local wall time (naive, in the event's zone) -> aware UTC; refuses to guess across a DST
     change: a wall time that happens twice (clocks go back) or never (clocks go forward) is a problem."""
-    if value is None or value == "":
+    value = _timestamp(value)
+    if value is None:
         return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if not isinstance(value, dt.datetime):
-        raise ValueError(f"not a timestamp: {value!r}")
     local = value.replace(tzinfo=None)
     first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
     if first.utcoffset() != second.utcoffset():
