@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
+from orgsync_dagster.calls.cdr import CDR_COLUMNS
 from orgsync_dagster.sandbox import van_seed
 
 # on-screen result -> share of calls (a phone bank day: mostly no answer / messages)
@@ -23,19 +24,7 @@ RESULT_MIX = [
     ("dropped", 10),
     ("no answer", 24),
 ]
-CDR_HEADER = [
-    "id",
-    "account_number",
-    "first_name",
-    "last_name",
-    "phone_dialed",
-    "call_connect_time",
-    "call_start_time",
-    "call_finish_time",
-    "caller_login",
-    "result",
-    "campaign_id",
-]
+CDR_HEADER = list(CDR_COLUMNS)  # sample CDR files have the columns the loader expects
 
 
 def sample_calls(

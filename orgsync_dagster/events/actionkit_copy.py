@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, Engine
 
 from orgsync_dagster.events import logic
+from orgsync_dagster.events.settings import EventsSettings, SourceSettings
 from orgsync_dagster.events.tables import ak_events_source_rows, ak_events_source_state, ak_events_validated
 from orgsync_dagster.lib.tables import TZ
 from orgsync_dagster.resources.actionkit import naive_utc
@@ -64,9 +65,7 @@ def load_state(engine: Engine, source: str) -> dict | None:
     return None if row is None else dict(row._mapping)
 
 
-def plan_read(
-    state: dict | None, now: dt.datetime, settings: logic.SourceSettings, *, force_full: bool = False
-) -> ReadPlan:
+def plan_read(state: dict | None, now: dt.datetime, settings: SourceSettings, *, force_full: bool = False) -> ReadPlan:
     """Full pass or incremental read, and why (``now`` is aware)."""
     if force_full:
         return ReadPlan(True, None, "full pass asked for by the run's config")
@@ -98,7 +97,7 @@ def apply_read(
     source: str,
     plan: ReadPlan,
     rows: list[dict],
-    settings: logic.EventsSettings,
+    settings: EventsSettings,
     now: dt.datetime,
     *,
     accept_deletions: bool = False,
@@ -202,7 +201,7 @@ def apply_read(
     return result
 
 
-def validate_copied(row: dict, deleted: bool, settings: logic.EventsSettings, now: dt.datetime) -> dict:
+def validate_copied(row: dict, deleted: bool, settings: EventsSettings, now: dt.datetime) -> dict:
     """One copied row -> its events_validated row; an event deleted at the source is validated as cancelled."""
     if deleted:
         v = logic.validate_event({**row, "status": "deleted"}, settings, now)
@@ -212,7 +211,7 @@ def validate_copied(row: dict, deleted: bool, settings: logic.EventsSettings, no
     return logic.validate_event(row, settings, now).as_row()
 
 
-def _revalidate(conn: Connection, settings: logic.EventsSettings, now: dt.datetime, ids: set[int] | None) -> int:
+def _revalidate(conn: Connection, settings: EventsSettings, now: dt.datetime, ids: set[int] | None) -> int:
     t, v = ak_events_source_rows, ak_events_validated
     q = sa.select(t.c.ak_event_id, t.c.source_row, t.c.deleted_in_source)
     if ids is not None:

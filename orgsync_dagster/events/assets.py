@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from orgsync_dagster.events import actionkit_copy, logic, report
+from orgsync_dagster.events.settings import EventsSettings
 from orgsync_dagster.events.tables import ak_events_validated, van_event_types, van_events
 from orgsync_dagster.events.target import LOCATIONS_SYNC, VanEventsTarget, upsert_mirror
 from orgsync_dagster.lib.ledger import Ledger
@@ -22,10 +23,10 @@ from orgsync_dagster.resources.warehouse import WarehouseResource
 EVENTS_EVENT = dg.AssetKey(["actionkit", "events_event"])
 
 
-def events_settings(orgsync_config: OrgsyncConfigResource) -> logic.EventsSettings:
+def events_settings(orgsync_config: OrgsyncConfigResource) -> EventsSettings:
     """The events section of the injected configuration, checked (a bad one fails the step with its reason)."""
     try:
-        return logic.EventsSettings.from_config(
+        return EventsSettings.from_config(
             orgsync_config.section("events"), orgsync_config.section("van").get("instances") or []
         )
     except ValueError as exc:

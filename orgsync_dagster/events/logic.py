@@ -1,124 +1,25 @@
 """Pure logic of the ActionKit -> VAN events sync: validation, eligibility, the plan and the VAN payloads.
 
-No Dagster, no I/O: everything here is testable with plain dicts.
+No Dagster, no I/O: everything here is testable with plain dicts. The settings it is given are in ``settings.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orgsync_dagster.lib.ledger import payload_hash
 from orgsync_dagster.lib.sync import Op
 
+if TYPE_CHECKING:
+    from orgsync_dagster.events.settings import EventsSettings
+
 LOCATION_NAME_MAX = 50  # VAN's limit for location names
 VALIDATION_VERSION = 2  # bump when validate_event changes: every copied event is validated again
 CANCELLED_STATUSES = frozenset({"cancelled", "canceled", "deleted"})
 UTC = dt.UTC
-
-
-@dataclass
-class SourceSettings:
-    """How ActionKit is read: incrementally by updated_at, with a periodic full pass that finds deletions."""
-
-    full_pass_every_hours: float = 24.0
-    overlap_minutes: float = 10.0  # re-read this much before the watermark (transactions committed late)
-    max_missing_share: float = 0.05  # a full pass missing more of the known events than this stops for a person
-
-    @classmethod
-    def from_config(cls, section: dict | None) -> SourceSettings:
-        section = section or {}
-        if not isinstance(section, dict):
-            raise ValueError("events.actionkit must be a mapping")
-        out = cls(
-            full_pass_every_hours=float(section.get("full_pass_every_hours", 24)),
-            overlap_minutes=float(section.get("overlap_minutes", 10)),
-            max_missing_share=float(section.get("max_missing_share", 0.05)),
-        )
-        if out.full_pass_every_hours <= 0 or out.overlap_minutes < 0 or not 0 <= out.max_missing_share <= 1:
-            raise ValueError(
-                "events.actionkit: full_pass_every_hours must be > 0, overlap_minutes >= 0, "
-                "max_missing_share between 0 and 1"
-            )
-        return out
-
-
-@dataclass
-class EventsSettings:
-    # VAN event type name -> ActionKit campaigns, each an id (int) or a campaign name (events_campaign.name)
-    event_type_campaigns: dict[str, list[int | str]]
-    instances: list[str]
-    roles: list[str] = field(default_factory=lambda: ["Host", "Participant"])
-    default_duration_minutes: int = 60
-    shift_name: str = "Single Shift"
-    export_lookback_days: int = 1
-    source: SourceSettings = field(default_factory=SourceSettings)
-
-    @classmethod
-    def from_config(cls, events: dict, instances: list[str]) -> EventsSettings:
-        mapping = events.get("event_type_campaigns") or {}
-        if not isinstance(mapping, dict) or not mapping:
-            raise ValueError("events.event_type_campaigns must map VAN event type names to ActionKit campaign ids")
-        clean: dict[str, list[int | str]] = {}
-        seen: dict[int | str, str] = {}
-        for type_name, ids in mapping.items():
-            ids = ids if isinstance(ids, list) else [ids]
-            for cid in ids:
-                if (
-                    isinstance(cid, bool)
-                    or not isinstance(cid, int | str)
-                    or (isinstance(cid, str) and not cid.strip())
-                ):
-                    raise ValueError(
-                        f"campaign {cid!r} for event type {type_name!r} must be an ActionKit campaign id (integer) "
-                        "or a campaign name"
-                    )
-                norm = cid.strip().lower() if isinstance(cid, str) else cid
-                if norm in seen:
-                    raise ValueError(f"campaign {cid!r} is mapped to two event types: {seen[norm]!r} and {type_name!r}")
-                seen[norm] = type_name
-            clean[str(type_name)] = [c.strip() if isinstance(c, str) else c for c in ids]
-        if not isinstance(instances, list) or not instances:
-            raise ValueError("van.instances must list the VAN instances, e.g. [MI, WI]")
-        return cls(
-            event_type_campaigns=clean,
-            instances=list(instances),
-            roles=list(events.get("roles") or ["Host", "Participant"]),
-            default_duration_minutes=int(events.get("default_duration_minutes", 60)),
-            shift_name=str(events.get("shift_name", "Single Shift")),
-            export_lookback_days=int(events.get("export_lookback_days", 1)),
-            source=SourceSettings.from_config(events.get("actionkit")),
-        )
-
-    @property
-    def campaign_to_type(self) -> dict[int, str]:
-        return {cid: name for name, ids in self.event_type_campaigns.items() for cid in ids if isinstance(cid, int)}
-
-    @property
-    def campaign_name_to_type(self) -> dict[str, str]:
-        return {
-            cid.lower(): name for name, ids in self.event_type_campaigns.items() for cid in ids if isinstance(cid, str)
-        }
-
-    @property
-    def needs_campaign_names(self) -> bool:
-        """The mapping names campaigns: the read joins events_campaign for their names."""
-        return bool(self.campaign_name_to_type)
-
-    def type_for(self, row: dict) -> str | None:
-        by_id = self.campaign_to_type.get(row.get("campaign_id"))
-        if by_id is not None:
-            return by_id
-        name = _clean(row.get("campaign_name")).lower()
-        return self.campaign_name_to_type.get(name) if name else None
-
-    @property
-    def validation_hash(self) -> str:
-        """Changes when a setting that decides validation changes (then every copied row is validated again)."""
-        return payload_hash(
-            [self.event_type_campaigns, sorted(self.instances), self.default_duration_minutes, VALIDATION_VERSION]
-        )
 
 
 @dataclass
@@ -136,13 +37,21 @@ class ValidatedEvent:
         return dict(self.__dict__)
 
 
-def _aware_utc(value) -> dt.datetime | None:
+def _timestamp(value) -> dt.datetime | None:
+    """A datetime or an ISO string as a datetime (None for nothing); anything else is a ValueError."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if not isinstance(value, dt.datetime):
         raise ValueError(f"not a timestamp: {value!r}")
+    return value
+
+
+def _aware_utc(value) -> dt.datetime | None:
+    value = _timestamp(value)
+    if value is None:
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -153,12 +62,9 @@ class LocalTimeProblem(ValueError):
 def _utc_from_local(value, tz: ZoneInfo, name: str) -> dt.datetime | None:
     """ActionKit's local wall time (naive, in the event's zone) -> aware UTC; refuses to guess across a DST
     change: a wall time that happens twice (clocks go back) or never (clocks go forward) is a problem."""
-    if value is None or value == "":
+    value = _timestamp(value)
+    if value is None:
         return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if not isinstance(value, dt.datetime):
-        raise ValueError(f"not a timestamp: {value!r}")
     local = value.replace(tzinfo=None)
     first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
     if first.utcoffset() != second.utcoffset():
@@ -173,23 +79,23 @@ def _utc_from_local(value, tz: ZoneInfo, name: str) -> dt.datetime | None:
     return first.astimezone(UTC)
 
 
-def _clean(value) -> str:
+def clean(value) -> str:
     return "" if value is None else str(value).strip()
 
 
 def location_of(row: dict) -> dict | None:
     """VAN location for an ActionKit event: the venue (50 chars max) and address, or None if there is none."""
     address = {
-        "addressLine1": _clean(row.get("address1")),
-        "addressLine2": _clean(row.get("address2")),
-        "city": _clean(row.get("city")),
-        "stateOrProvince": _clean(row.get("state")).upper(),
-        "zipOrPostalCode": _clean(row.get("zip")) or _clean(row.get("postal")),
+        "addressLine1": clean(row.get("address1")),
+        "addressLine2": clean(row.get("address2")),
+        "city": clean(row.get("city")),
+        "stateOrProvince": clean(row.get("state")).upper(),
+        "zipOrPostalCode": clean(row.get("zip")) or clean(row.get("postal")),
     }
-    name = _clean(row.get("venue")) or _clean(row.get("address1")) or _clean(row.get("city"))
+    name = clean(row.get("venue")) or clean(row.get("address1")) or clean(row.get("city"))
     if not name and not address["addressLine1"] and not address["zipOrPostalCode"]:
         return None
-    country = _clean(row.get("country"))
+    country = clean(row.get("country"))
     if country:
         address["countryCode"] = "US" if country.lower() in ("united states", "us", "usa") else country[:2].upper()
     return {"name": name[:LOCATION_NAME_MAX], "address": {k: v for k, v in address.items() if v}}
@@ -203,10 +109,10 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
     def result(eligible, reason, quarantined=False, instance=None, type_name=None, payload=None):
         return ValidatedEvent(int(ak_id), instance, type_name, eligible, reason, quarantined, payload)
 
-    title = _clean(row.get("title"))
+    title = clean(row.get("title"))
     if not title:
         return result(False, "missing title", quarantined=True)
-    tz_name = _clean(row.get("timezone")) or "UTC"
+    tz_name = clean(row.get("timezone")) or "UTC"
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -225,7 +131,7 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
         return result(False, "ends_at_utc is not after starts_at_utc", quarantined=True)
 
     type_name = settings.type_for(row)
-    state = _clean(row.get("state")).upper()
+    state = clean(row.get("state")).upper()
     instance = state if state in settings.instances else None
     if end is None:
         end = start + dt.timedelta(minutes=settings.default_duration_minutes)
@@ -237,18 +143,18 @@ def validate_event(row: dict, settings: EventsSettings, now: dt.datetime) -> Val
     }
     reasons = []
     if type_name is None:
-        named = f" ({_clean(row.get('campaign_name'))})" if _clean(row.get("campaign_name")) else ""
+        named = f" ({clean(row.get('campaign_name'))})" if clean(row.get("campaign_name")) else ""
         reasons.append(f"campaign {row.get('campaign_id')}{named} is not mapped to a VAN event type")
     if int(row.get("host_is_confirmed") or 0) != 1:
         reasons.append("host not confirmed")
-    if _clean(row.get("status")).lower() != "active":
-        reasons.append(f"status is {_clean(row.get('status')) or 'empty'}")
+    if clean(row.get("status")).lower() != "active":
+        reasons.append(f"status is {clean(row.get('status')) or 'empty'}")
     if start < now:
         reasons.append("already started")
     if instance is None:
         reasons.append(f"no VAN instance configured for state {state or '(none)'}")
     outcome = result(not reasons, "; ".join(reasons) or None, False, instance, type_name, payload)
-    outcome.cancelled = _clean(row.get("status")).lower() in CANCELLED_STATUSES
+    outcome.cancelled = clean(row.get("status")).lower() in CANCELLED_STATUSES
     return outcome
 
 
@@ -257,7 +163,7 @@ def mirror_row(instance: str, item: dict, source: str = "export") -> dict:
     locations = item.get("locations") or [{}]
     loc = locations[0] or {}
     address = loc.get("address") or {}
-    short = _clean(item.get("shortName"))
+    short = clean(item.get("shortName"))
     event_type = item.get("eventType") or {}
     return {
         "instance": instance,

@@ -68,8 +68,7 @@ class Ledger:
             if keys is None:
                 chunks = [None]
             else:
-                keys = list(keys)
-                chunks = [keys[i : i + 5000] for i in range(0, len(keys), 5000)]
+                chunks = list(_chunks(list(keys), 5000))
             for chunk in chunks:
                 q = sa.select(*cols).where(self._where())
                 if chunk is not None:
@@ -85,23 +84,9 @@ class Ledger:
         return {k: e for k, e in self.load().items() if e.status in UNRESOLVED}
 
     def _upsert(self, conn, key: str, action: str, phash: str, status: str, *, bump_attempts=False, **extra):
-        values = dict(
-            sync=self.sync,
-            scope=self.scope,
-            record_key=key,
-            action=action,
-            payload_hash=phash,
-            status=status,
-            run_id=self.run_id,
-            updated_at=sa.func.now(),
-            attempts=1 if bump_attempts else 0,
-            **extra,
-        )
-        stmt = pg_insert(sync_ledger).values(**values)
-        update = {k: stmt.excluded[k] for k in ("action", "payload_hash", "status", "run_id", "updated_at", *extra)}
-        if bump_attempts:
-            update["attempts"] = sync_ledger.c.attempts + 1
-        conn.execute(stmt.on_conflict_do_update(index_elements=["sync", "scope", "record_key"], set_=update))
+        attempts = 1 if bump_attempts else 0
+        values = _ledger_values(self, key, action, phash, status, updated_at=sa.func.now(), attempts=attempts, **extra)
+        _upsert_ledger(conn, values, extra, bump_attempts=bump_attempts)
 
     def mark_in_flight(self, key: str, action: str, phash: str) -> None:
         """Committed before the request is sent: a crash after this point is detectable."""
@@ -120,23 +105,10 @@ class Ledger:
         http_status: int | None = None,
     ) -> None:
         """Record one outcome: the ledger's current state and the append-only attempt log, in one transaction."""
-        status = SUCCEEDED if outcome in (SUCCEEDED, "reconciled") else outcome
         with self.engine.begin() as conn:
-            self._upsert(conn, key, action, phash, status, receipt=receipt, error=error)
-            conn.execute(
-                sync_attempts.insert().values(
-                    sync=self.sync,
-                    scope=self.scope,
-                    record_key=key,
-                    action=action,
-                    payload_hash=phash,
-                    outcome=outcome,
-                    receipt=receipt,
-                    error=error,
-                    http_status=http_status,
-                    run_id=self.run_id,
-                )
-            )
+            self._upsert(conn, key, action, phash, _status(outcome), receipt=receipt, error=error)
+            attempt = _attempt_values(self, key, action, phash, outcome, receipt, error, http_status)
+            conn.execute(sync_attempts.insert().values(attempt))
 
     def unresolved_summary(self, *, exclude_run_id: str | None = None) -> UnresolvedSummary:
         """Counts of this scope's entries left ``in_flight``/``uncertain`` (by runs other than ``exclude_run_id``)."""
@@ -148,6 +120,56 @@ class Ledger:
                 sa.select(sync_ledger.c.status, sa.func.count()).where(self._where()).group_by(sync_ledger.c.status)
             ).all()
         return {s: int(n) for s, n in rows}
+
+
+# -- the rows both paths write (one record at a time in Ledger, many at once below) ----------------------------------
+_UPDATED = ("action", "payload_hash", "status", "run_id", "updated_at")  # replaced when a record is written again
+
+
+def _status(outcome: str) -> str:
+    """The ledger status an outcome leaves (a reconciled record is as good as a succeeded one)."""
+    return SUCCEEDED if outcome in (SUCCEEDED, "reconciled") else outcome
+
+
+def _write_of(ledger: Ledger, key: str, action: str, phash: str) -> dict:
+    """The columns both tables name one write of one record with."""
+    return dict(sync=ledger.sync, scope=ledger.scope, record_key=key, action=action, payload_hash=phash)
+
+
+def _ledger_values(
+    ledger: Ledger, key: str, action: str, phash: str, status: str, *, updated_at, attempts: int, **extra
+) -> dict:
+    """One ``sync_ledger`` row of the ledger's sync and scope (``extra``: receipt/error columns)."""
+    return dict(
+        _write_of(ledger, key, action, phash),
+        status=status,
+        run_id=ledger.run_id,
+        updated_at=updated_at,
+        attempts=attempts,
+        **extra,
+    )
+
+
+def _upsert_ledger(conn, values: dict | list[dict], extra: Iterable[str], *, bump_attempts: bool) -> None:
+    """Insert ledger rows, or replace an existing row's ``_UPDATED`` and ``extra`` columns (``bump_attempts``: and
+    count one more attempt)."""
+    stmt = pg_insert(sync_ledger).values(values)
+    update = {k: stmt.excluded[k] for k in (*_UPDATED, *extra)}
+    if bump_attempts:
+        update["attempts"] = sync_ledger.c.attempts + 1
+    conn.execute(stmt.on_conflict_do_update(index_elements=["sync", "scope", "record_key"], set_=update))
+
+
+def _attempt_values(ledger: Ledger, key, action, phash, outcome, receipt, error, http_status) -> dict:
+    """One row of the append-only ``sync_attempts`` log."""
+    return dict(
+        _write_of(ledger, key, action, phash),
+        outcome=outcome,
+        receipt=receipt,
+        error=error,
+        http_status=http_status,
+        run_id=ledger.run_id,
+    )
 
 
 # -- batches (one transaction for many records: VAN bulk import jobs of thousands of calls) -----------------------
@@ -163,26 +185,12 @@ def mark_in_flight_many(ledger: Ledger, entries: Iterable[tuple[str, str, str]])
     with ledger.engine.begin() as conn:
         for chunk in _chunks(rows):
             values = [
-                dict(
-                    sync=ledger.sync,
-                    scope=ledger.scope,
-                    record_key=key,
-                    action=action,
-                    payload_hash=phash,
-                    status=IN_FLIGHT,
-                    run_id=ledger.run_id,
-                    updated_at=dt.datetime.now(dt.UTC),
-                    attempts=1,
-                    error=None,
+                _ledger_values(
+                    ledger, key, action, phash, IN_FLIGHT, updated_at=dt.datetime.now(dt.UTC), attempts=1, error=None
                 )
                 for key, action, phash in chunk
             ]
-            stmt = pg_insert(sync_ledger).values(values)
-            update = {
-                k: stmt.excluded[k] for k in ("action", "payload_hash", "status", "run_id", "updated_at", "error")
-            }
-            update["attempts"] = sync_ledger.c.attempts + 1
-            conn.execute(stmt.on_conflict_do_update(index_elements=["sync", "scope", "record_key"], set_=update))
+            _upsert_ledger(conn, values, ("error",), bump_attempts=True)
     return len(rows)
 
 
@@ -195,14 +203,12 @@ def record_many(ledger: Ledger, outcomes: Iterable[dict]) -> int:
     with ledger.engine.begin() as conn:
         for chunk in _chunks(rows):
             current = [
-                dict(
-                    sync=ledger.sync,
-                    scope=ledger.scope,
-                    record_key=o["key"],
-                    action=o["action"],
-                    payload_hash=o["payload_hash"],
-                    status=SUCCEEDED if o["outcome"] in (SUCCEEDED, "reconciled") else o["outcome"],
-                    run_id=ledger.run_id,
+                _ledger_values(
+                    ledger,
+                    o["key"],
+                    o["action"],
+                    o["payload_hash"],
+                    _status(o["outcome"]),
                     updated_at=now,
                     attempts=0,
                     receipt=o.get("receipt"),
@@ -210,31 +216,21 @@ def record_many(ledger: Ledger, outcomes: Iterable[dict]) -> int:
                 )
                 for o in chunk
             ]
-            stmt = pg_insert(sync_ledger).values(current)
-            keep = ("action", "payload_hash", "status", "run_id", "updated_at", "receipt", "error")
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["sync", "scope", "record_key"], set_={k: stmt.excluded[k] for k in keep}
+            _upsert_ledger(conn, current, ("receipt", "error"), bump_attempts=False)
+            attempts = [
+                _attempt_values(
+                    ledger,
+                    o["key"],
+                    o["action"],
+                    o["payload_hash"],
+                    o["outcome"],
+                    o.get("receipt"),
+                    o.get("error"),
+                    o.get("http_status"),
                 )
-            )
-            conn.execute(
-                sync_attempts.insert(),
-                [
-                    dict(
-                        sync=ledger.sync,
-                        scope=ledger.scope,
-                        record_key=o["key"],
-                        action=o["action"],
-                        payload_hash=o["payload_hash"],
-                        outcome=o["outcome"],
-                        receipt=o.get("receipt"),
-                        error=o.get("error"),
-                        http_status=o.get("http_status"),
-                        run_id=ledger.run_id,
-                    )
-                    for o in chunk
-                ],
-            )
+                for o in chunk
+            ]
+            conn.execute(sync_attempts.insert(), attempts)
     return len(rows)
 
 

@@ -35,6 +35,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from orgsync_dagster.sandbox import van_bulk as bk
+from orgsync_dagster.sandbox import van_bulk_worker as bk_files
+from orgsync_dagster.sandbox import van_canvass as cv
 from orgsync_dagster.sandbox import van_events as ev
 from orgsync_dagster.sandbox import van_locations as loc
 from orgsync_dagster.sandbox import van_people as pp
@@ -195,7 +197,7 @@ _ROUTES: list[tuple[str, list[str], Callable[..., Response]]] = [
     ("/v4/people/findOrCreate", ["POST"], pp.find_or_create_person),
     ("/v4/people/<ref>", ["GET"], pp.get_person),
     ("/v4/people/<ref>", ["POST"], pp.update_person),
-    ("/v4/people/<ref>/canvassResponses", ["POST"], pp.post_canvass_responses),
+    ("/v4/people/<ref>/canvassResponses", ["POST"], cv.post_canvass_responses),
     ("/v4/canvassResponses/resultCodes", ["GET"], result_codes),
     ("/v4/canvassResponses/contactTypes", ["GET"], contact_types),
     ("/v4/canvassResponses/inputTypes", ["GET"], input_types),
@@ -310,8 +312,8 @@ class VanEmulator:
         path = request.path.rstrip("/").lower() or "/"
         if path != "/v4" and not path.startswith("/v4/"):
             raise not_found("The requested resource could not be found.")
-        if bk.is_result_file(path):  # a signed file link: no API key, like VAN's file host
-            return bk.result_file(path)
+        if bk_files.is_result_file(path):  # a signed file link: no API key, like VAN's file host
+            return bk_files.result_file(path)
         key, mode = self._authenticate(request)
         adapter = self._map.bind("van.emulator")
         try:

@@ -1,7 +1,8 @@
 """Shared plumbing of the VAN emulator: VAN-shaped errors, request context, paging, parsing.
 
 Used by ``van.py`` (routing/auth) and the per-domain handler modules (``van_events.py``,
-``van_signups.py``, ``van_people.py``). Nothing here knows about a particular endpoint.
+``van_signups.py``, ``van_people.py``, ``van_canvass.py``, ``van_bulk*.py``). Nothing here knows about a
+particular endpoint.
 """
 
 from __future__ import annotations

@@ -156,4 +156,4 @@ def stage_of(engine: Engine, day: dt.date, instance: str) -> str:
 
 def is_archived(engine: Engine, day: dt.date, instance: str) -> bool:
     """True once the day was reset: its rows live in the backup tables from then on."""
-    return nightly.rank(stage_of(engine, day, instance)) >= nightly.rank("reset")
+    return nightly.archived(stage_of(engine, day, instance))

@@ -25,6 +25,11 @@ def rank(stage: str | None) -> int:
     return STAGES.index(stage or "open")
 
 
+def archived(stage: str | None) -> bool:
+    """True once the day was reset: its rows live in the backup tables from then on."""
+    return rank(stage) >= rank("reset")
+
+
 def steps_to_run(stage: str | None) -> list[str]:
     """What a run still has to do for a day found in ``stage``."""
     done = rank(stage)

@@ -4,12 +4,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from orgsync_dagster.events import actionkit_copy, logic
+from orgsync_dagster.events import actionkit_copy
+from orgsync_dagster.events.settings import EventsSettings, SourceSettings
 from orgsync_dagster.events.tables import ak_events_source_rows, ak_events_validated
 from orgsync_dagster.resources.actionkit import normalize_row
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
-SETTINGS = logic.EventsSettings(event_type_campaigns={"Barnstorm": [1]}, instances=["MI"])
+SETTINGS = EventsSettings(event_type_campaigns={"Barnstorm": [1]}, instances=["MI"])
 
 
 def row(ak_id, title="Kickoff", updated=dt.datetime(2026, 11, 1, 9, 0)):
@@ -30,7 +31,7 @@ def row(ak_id, title="Kickoff", updated=dt.datetime(2026, 11, 1, 9, 0)):
 
 
 def test_plan_read_full_first_then_incremental_then_periodic_full():
-    s = logic.SourceSettings(full_pass_every_hours=24, overlap_minutes=10)
+    s = SourceSettings(full_pass_every_hours=24, overlap_minutes=10)
     assert actionkit_copy.plan_read(None, NOW, s).full
     state = {"watermark": dt.datetime(2026, 11, 27, 11, 0), "last_full_pass_at": NOW - dt.timedelta(hours=3)}
     incremental = actionkit_copy.plan_read(state, NOW, s)

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from orgsync_dagster.events import logic
 from orgsync_dagster.events.seed import actionkit_tables, seed_actionkit_events
+from orgsync_dagster.events.settings import EventsSettings
 from orgsync_dagster.events.tables import ak_events_source_rows, ak_events_source_state, ak_events_validated
 from orgsync_dagster.resources.actionkit import ActionKitResource, SourceError
 from orgsync_dagster_tests.events.conftest import EventsRunner, failure_messages, make_resources
 
-SETTINGS = logic.EventsSettings(event_type_campaigns={"Barnstorm": [1], "Canvass": [2]}, instances=["MI", "WI"])
+SETTINGS = EventsSettings(event_type_campaigns={"Barnstorm": [1], "Canvass": [2]}, instances=["MI", "WI"])
 NO_VAN = "http://127.0.0.1:9/v4/"  # these tests never reach VAN
 
 

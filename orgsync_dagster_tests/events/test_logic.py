@@ -2,9 +2,10 @@ import datetime as dt
 
 from orgsync_dagster.events import logic
 from orgsync_dagster.events.seed import sample_events
+from orgsync_dagster.events.settings import EventsSettings
 
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
-SETTINGS = logic.EventsSettings(event_type_campaigns={"Barnstorm": [1], "Canvass": [2]}, instances=["MI", "WI"])
+SETTINGS = EventsSettings(event_type_campaigns={"Barnstorm": [1], "Canvass": [2]}, instances=["MI", "WI"])
 TYPES = [
     {
         "eventTypeId": 10,
@@ -135,9 +136,9 @@ def test_settings_reject_bad_maps():
     import pytest
 
     with pytest.raises(ValueError, match="two event types"):
-        logic.EventsSettings.from_config({"event_type_campaigns": {"A": [1], "B": [1]}}, ["MI"])
+        EventsSettings.from_config({"event_type_campaigns": {"A": [1], "B": [1]}}, ["MI"])
     with pytest.raises(ValueError, match="must map"):
-        logic.EventsSettings.from_config({}, ["MI"])
+        EventsSettings.from_config({}, ["MI"])
 
 
 def test_sample_data_covers_every_branch():
