@@ -39,6 +39,7 @@ PAGE_MODULES = (
     "orgsync_dagster.web.pages.account",
     "orgsync_dagster.web.pages.tracker",
     "orgsync_dagster.web.pages.users",
+    "orgsync_dagster.web.pages.calls_config",
 )
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
