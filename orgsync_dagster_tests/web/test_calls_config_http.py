@@ -5,6 +5,8 @@ mapping between fields and documents (a stored candidate reads back unchanged th
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from orgsync_dagster.calls import yaml_format
@@ -69,6 +71,14 @@ def test_typed_text_reaches_the_validation_as_typed():
     assert "include_in_csv" not in busy and list(draft["results"]) == ["busy"]  # stored without it: kept so
     assert [e.field for e in errors] == ["results[#1]", "results[#2]"]
     assert "listed twice" in errors[1].message and row_of == {"busy": 0}
+
+
+def test_more_rows_than_the_form_takes_are_refused_not_cut():
+    fields = {"rows": str(forms.MAX_ROWS + 1), "r-0-key": "busy"}
+    draft, errors, _ = forms.draft_from_form(forms.form_from_post(fields), {})
+    assert [e.field for e in errors] == ["results"] and "at most 150 result rows" in errors[0].message
+    form = forms.form_from_body("c1", {"results": {"x": {"responses": [{"question": 1, "response": 2}, [3, 4]]}}})
+    assert form.rows[0]["responses"] == "1:2, 3:4"  # the import's {question, response} spelling reads as a pair
 
 
 def test_each_problem_path_has_its_place_in_the_form():
@@ -350,3 +360,17 @@ def test_a_van_budget_is_edited_with_the_same_checks_and_versions(calls_site):
     assert s.get(f"{site.url}{HOME}/instances/XX").status_code == 404
     term_history = s.get(f"{site.url}{HOME}/term-codes/history")
     assert term_history.status_code == 200 and "create" in term_history.text
+
+
+def test_an_unusable_configuration_file_is_a_clear_page_not_a_traceback(calls_site, tmp_path, monkeypatch):
+    site = calls_site
+    s = session_as(site, USERS["data"]["email"])
+    bad = tmp_path / "orgsync.yaml"
+    bad.write_text("calls:\n  timezone: Mars/Olympus\n")
+    monkeypatch.setenv("ORGSYNC_CONFIG", str(bad))  # read per request (the server runs in this process)
+    r = s.get(f"{site.url}{HOME}/candidates/mo01")
+    assert r.status_code == 500
+    assert "the calls section of the configuration file (ORGSYNC_CONFIG) is not usable" in r.text
+    assert "unknown time zone 'Mars/Olympus'" in html.unescape(r.text) and "Traceback" not in r.text
+    monkeypatch.delenv("ORGSYNC_CONFIG")
+    assert s.get(f"{site.url}{HOME}/candidates/mo01").status_code == 200

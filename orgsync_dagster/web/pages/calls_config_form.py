@@ -47,7 +47,7 @@ RULE_COLUMNS = (
 BOOL_DEFAULTS = {"active": True, "sync_to_van": False, "include_in_csv": False}
 WEBHOOK_FIELDS = ("report_webhook_env", "success_webhook_env", "failure_webhook_env")
 INSTANCE_FIELDS = (("daily_free_requests", "int"), ("daily_paid_budget_usd", "number"), ("usd_per_request", "number"))
-MAX_ROWS = 200
+MAX_ROWS = 150  # ~10 fields a row: within the app's 2,000 form fields
 BLANK_ROWS = 2  # empty result rows under the existing ones (the page's script adds more)
 
 _INT = re.compile(r"^[+-]?\d+$")
@@ -110,8 +110,14 @@ def _show(value, kind: str):
     if kind == "pairs":
         if not isinstance(value, list):
             return str(value)
-        return ", ".join(f"{p[0]}:{p[1]}" if isinstance(p, list | tuple) and len(p) == 2 else str(p) for p in value)
+        return ", ".join(_pair_text(p) for p in value)
     return str(value)
+
+
+def _pair_text(pair) -> str:
+    if isinstance(pair, dict) and set(pair) == {"question", "response"}:  # the import format's other spelling
+        pair = [pair["question"], pair["response"]]
+    return f"{pair[0]}:{pair[1]}" if isinstance(pair, list | tuple) and len(pair) == 2 else str(pair)
 
 
 @dataclass
@@ -121,6 +127,7 @@ class CandidateForm:
     slug: str
     values: dict = field(default_factory=dict)
     rows: list[dict] = field(default_factory=list)
+    rows_sent: int = 0  # how many result rows the browser said it sent (more than MAX_ROWS: refused, not cut)
 
     def with_blank_rows(self, n: int = BLANK_ROWS) -> CandidateForm:
         """At least ``n`` empty rows at the end; the rows keep their indexes (problems are placed by index)."""
@@ -130,7 +137,7 @@ class CandidateForm:
                 break
             trailing += 1
         rows = [dict(r) for r in self.rows] + [blank_row() for _ in range(max(0, n - trailing))]
-        return CandidateForm(self.slug, dict(self.values), rows)
+        return CandidateForm(self.slug, dict(self.values), rows, self.rows_sent)
 
 
 def blank_row() -> dict:
@@ -165,16 +172,16 @@ def form_from_post(fields: dict) -> CandidateForm:
     for name, kind in CANDIDATE_SCALARS:
         values[name] = name in fields if kind == "bool" else str(fields.get(name) or "")
     try:
-        count = min(max(int(fields.get("rows") or 0), 0), MAX_ROWS)
+        sent = max(int(fields.get("rows") or 0), 0)
     except ValueError:
-        count = 0
+        sent = 0
     rows = []
-    for i in range(count):
+    for i in range(min(sent, MAX_ROWS)):
         row = {"key": str(fields.get(f"r-{i}-key") or ""), "delete": f"r-{i}-delete" in fields}
         for name, kind in RULE_COLUMNS:
             row[name] = f"r-{i}-{name}" in fields if kind == "bool" else str(fields.get(f"r-{i}-{name}") or "")
         rows.append(row)
-    return CandidateForm(str(fields.get("slug") or "").strip(), values, rows)
+    return CandidateForm(str(fields.get("slug") or "").strip(), values, rows, sent)
 
 
 def draft_from_form(form: CandidateForm, original: dict | None = None) -> tuple[dict, list[FieldError], dict]:
@@ -197,6 +204,14 @@ def draft_from_form(form: CandidateForm, original: dict | None = None) -> tuple[
         elif str(raw or "").strip():
             draft[name] = str(raw).strip()
     errors: list[FieldError] = []
+    if form.rows_sent > MAX_ROWS:
+        errors.append(
+            FieldError(
+                "results",
+                f"at most {MAX_ROWS} result rows can be edited here (the form sent "
+                f"{form.rows_sent}); use `orgsync calls config import` for more",
+            )
+        )
     results: dict = {}
     row_of: dict[str, int] = {}
     old_rules = original.get("results") if isinstance(original.get("results"), dict) else {}
