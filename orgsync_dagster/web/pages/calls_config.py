@@ -99,10 +99,6 @@ def _when(value) -> str:
     return (value.astimezone(dt.UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _mode(body: dict) -> int:
-    return VAN_MODES.get(str((body or {}).get("van_mode", "myc")).lower(), 1)
-
-
 def _conflict_message(exc: ConfigConflict, fresh, what: str) -> str:
     if fresh is None or exc.current is None:
         return f"Not saved: {what} does not exist any more. Nothing was changed."
@@ -193,7 +189,6 @@ def _render_candidate(
         ref=ref,
         ref_mode=MODE_NAMES[mode],
         copyable=copyable,
-        rule_columns=forms.RULE_COLUMNS,
         show=forms.show_value,
         when=_when,
         action=f"{HOME}/new-candidate" if creating else _candidate_url(form.slug),
