@@ -35,6 +35,7 @@ PAGE_MODULES = (
     "orgsync_dagster.web.pages.account",
     "orgsync_dagster.web.pages.tracker",
     "orgsync_dagster.web.pages.users",
+    "orgsync_dagster.web.pages.calls_config",
 )
 
 
