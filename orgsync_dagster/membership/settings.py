@@ -24,6 +24,10 @@ class MembershipSettings:
     add_tags: tuple[str, ...] = field(default_factory=tuple)
     show_personal_data: bool = False
     sample_size: int = 10
+    # export parsing limits (parsing helper): see exports.model.ParseLimits
+    max_uncompressed_bytes: int = 4 << 30
+    max_compression_ratio: float = 100.0
+    max_field_chars: int = 1000
 
     @classmethod
     def from_config(cls, section: dict) -> MembershipSettings:
@@ -44,6 +48,9 @@ class MembershipSettings:
             add_tags=tuple(push.get("add_tags") or ()),
             show_personal_data=bool(section.get("show_personal_data", False)),
             sample_size=int(section.get("sample_size", 10)),
+            max_uncompressed_bytes=int(section.get("max_uncompressed_bytes", 4 << 30)),
+            max_compression_ratio=float(section.get("max_compression_ratio", 100.0)),
+            max_field_chars=int(section.get("max_field_chars", 1000)),
         )
         if not s.archive_prefix or (s.s3_prefix and s.archive_prefix.startswith(s.s3_prefix)):
             raise cfg.ConfigError("membership.archive_prefix must be set and lie outside membership.s3_prefix")
@@ -52,6 +59,10 @@ class MembershipSettings:
                 raise cfg.ConfigError(f"membership.guard.{name} must be between 0 and 1")
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
             raise cfg.ConfigError("membership.push.concurrency and sensor_max_objects_per_tick must be >= 1")
+        if s.max_uncompressed_bytes < 1 or not s.max_compression_ratio >= 1 or s.max_field_chars < 1:
+            raise cfg.ConfigError(
+                "membership.max_uncompressed_bytes and max_field_chars must be >= 1, max_compression_ratio >= 1"
+            )
         return s
 
 
