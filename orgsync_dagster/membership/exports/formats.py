@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .columns import normalize_header
+from .columns import HEADER_ALIASES, normalize_header
 from .model import ExportError
 
 __all__ = ["GENERIC", "KNOWN_FORMATS", "ExportFormat", "detect_format"]
 
 GENERIC = "generic"
 #: share of a format's columns a header must hold to be taken as (a damaged copy of) that format
-_CLOSE = 0.6
+_CLOSE = 0.5
 
 
 @dataclass(frozen=True)
@@ -173,12 +173,14 @@ def describe_missing(header: list[str]) -> str:
 def detect_format(header: list[str], name: str) -> str:
     """Name of the known format of ``header`` (or :data:`GENERIC`); ``ExportError`` for a damaged known one."""
     present = {normalize_header(h) for h in header}
-    matches = [f for f in KNOWN_FORMATS if all(r in present for r in f.required)]
+    # a required column is also satisfied by a column mapping onto the same canonical column
+    canonical = {HEADER_ALIASES.get(n, n) for n in present}
+    matches = [f for f in KNOWN_FORMATS if all(HEADER_ALIASES.get(r, r) in canonical for r in f.required)]
     if matches:
         return max(matches, key=lambda f: len(f.normalised & present) / len(f.normalised)).name
     fmt, share = _nearest(present)
     if share >= _CLOSE:
-        missing = [r for r in fmt.required if r not in present]
+        missing = [r for r in fmt.required if HEADER_ALIASES.get(r, r) not in canonical]
         raise ExportError(
             f"the header of {name!r} looks like the {fmt.name} export format (since {fmt.since}) but lacks its "
             f"required column(s) {', '.join(missing)}; columns found: {', '.join(header)}"

@@ -131,6 +131,10 @@ def quarantined_values(quarantine: pl.DataFrame) -> pl.Series:
     v = quarantine.select(pl.concat_list([pl.col(c).cast(pl.String) for c in cols]).alias("value")).explode("value")
     # a malformed row's last field holds the extra fields joined by the separator: split them too
     v = v.select(pl.col("value").str.split(",")).explode("value")
+    # a value with escaped control characters also stands for itself without them ("a@x.org\\x00")
+    v = v.select(
+        pl.concat_list(pl.col("value"), pl.col("value").str.replace_all(r"\\x[0-9a-f]{2}", "")).alias("value")
+    ).explode("value")
     e = pl.col("value").str.strip_chars()
     e = pl.when(e.str.contains("@", literal=True)).then(e.str.to_lowercase()).otherwise(e)
     return (
