@@ -19,7 +19,7 @@ from .columns import CANONICAL_COLUMNS, map_header, resolve_column
 from .decoding import _UTF8_BOM, decode_text, first_record, sniff_separator
 from .formats import describe_missing, detect_format
 from .model import ExportError, ParseLimits
-from .validate import build_quarantine, needs_normalising, normalise_expr, row_reasons
+from .validate import build_quarantine, has_control_bytes, needs_normalising, normalise_expr, row_reasons
 
 
 def _is_utf8_error(exc: Exception) -> bool:
@@ -143,6 +143,7 @@ def parse_csv(
     del head
 
     # --- parse -----------------------------------------------------------------------------------
+    controls = has_control_bytes(data if data is not None else path)  # type: ignore[arg-type]
     parser = "polars"
     bad_lines: list[int] = []
     bad_rows: list[list[str]] = []
@@ -175,7 +176,7 @@ def parse_csv(
     k = raw[key]
     if needs_normalising(k):
         k = raw.select(normalise_expr(key))[key]
-    reasons = row_reasons(raw, k, key, limits)
+    reasons = row_reasons(raw, k, key, limits, controls=controls)
     bad_mask = reasons.is_not_null()
     n_bad = int(bad_mask.sum())
     q = build_quarantine(

@@ -7,6 +7,9 @@ something was found, so a clean file pays one scan.
 
 from __future__ import annotations
 
+import mmap
+from pathlib import Path
+
 import polars as pl
 
 from .columns import EMAIL_PATTERN
@@ -43,25 +46,58 @@ def needs_normalising(s: pl.Series) -> bool:
     return not bool(s.to_frame().select(clean.fill_null(True).all()).item())
 
 
-def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits) -> tuple[list[str], list[str]]:
-    """(columns holding a control character, columns holding a field longer than the limit)."""
+def has_control_bytes(source: bytes | Path) -> bool:
+    """Whether the (UTF-8 or single-byte) CSV bytes hold a C0 control other than tab/LF/CR.  A vectorised
+    scan of the bytes (about 1 GB/s, memory-mapped for a file): a clean file skips the per-value scan of
+    every column (which costs ~50 ns a value)."""
+    import numpy as np
+
+    def scan(buf) -> bool:
+        a = np.frombuffer(buf, dtype=np.uint8)
+        step = 8 << 20
+        for start in range(0, a.size, step):
+            c = a[start : start + step]
+            low = int(np.count_nonzero(c < 32))
+            if low and low != sum(int(np.count_nonzero(c == b)) for b in (9, 10, 13)):
+                return True
+        return False
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return scan(source)
+    with open(source, "rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            found = scan(mm)
+            del mm  # the numpy views are gone: the map can close
+    return found
+
+
+def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = True) -> tuple[list[str], list[str]]:
+    """(columns holding a control character, columns holding a field longer than the limit).  With
+    ``controls=False`` (the bytes were scanned and are clean) only the lengths are looked at."""
     if raw.height == 0 or raw.width == 0:
         return [], []
     names = raw.columns
-    stats = raw.select(
-        [pl.col(c).str.contains(CONTROL_PATTERN).any().alias(f"c{i}") for i, c in enumerate(names)]
-        + [pl.col(c).str.len_bytes().max().alias(f"l{i}") for i, c in enumerate(names)]
-    ).row(0)
     w = len(names)
-    ctrl = [c for i, c in enumerate(names) if stats[i]]
+    stats = raw.select(
+        [pl.col(c).str.len_bytes().max().alias(f"l{i}") for i, c in enumerate(names)]
+        + (
+            [pl.col(c).str.contains(CONTROL_PATTERN).any().alias(f"c{i}") for i, c in enumerate(names)]
+            if controls
+            else []
+        )
+    ).row(0)
+    ctrl = [c for i, c in enumerate(names) if controls and stats[w + i]]
     # bytes >= characters: only a column whose longest field has more bytes than the limit can be too long
-    long = [c for i, c in enumerate(names) if (stats[w + i] or 0) > limits.max_field_chars]
+    long = [c for i, c in enumerate(names) if (stats[i] or 0) > limits.max_field_chars]
     return ctrl, long
 
 
-def row_reasons(raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits) -> pl.Series:
-    """Per row: the quarantine reason, or null for a usable row.  ``k`` is the normalised key column."""
-    ctrl, long = _unsafe_columns(raw, limits)
+def row_reasons(raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits, *, controls: bool = True) -> pl.Series:
+    """Per row: the quarantine reason, or null for a usable row.  ``k`` is the normalised key column;
+    ``controls=False`` when the file's bytes are known to hold no control character."""
+    ctrl, long = _unsafe_columns(raw, limits, controls)
     safety: list[tuple[pl.Expr, str]] = []
     if ctrl:
         safety.append(
