@@ -208,3 +208,39 @@ def test_damaged_known_header_names_the_format_and_missing_columns():
         read_export(data, "d.csv", limits=ParseLimits())
     with pytest.raises(ExportError, match=r"key column 'email' not found .* nearest known format: national-20"):
         read_export(b"first,second\n1,2\n", "u.csv", limits=ParseLimits())
+
+
+# -- limits from orgsync.yaml and the pipeline ----------------------------------------------------------------
+def test_limits_come_from_the_membership_settings(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from orgsync_dagster.lib.config import DEFAULT_CONFIG
+
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["membership"] = dict(config.get("membership") or {}, max_field_chars=5, max_compression_ratio=2)
+    (tmp_path / "orgsync.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("ORGSYNC_CONFIG", str(tmp_path / "orgsync.yaml"))
+    assert ParseLimits.from_settings() == ParseLimits(max_field_chars=5, max_compression_ratio=2)
+    p = read_export(samples.to_csv(ROWS), "x.csv")  # every e-mail is longer than 5 characters
+    assert p.quarantine_counts == {"field_too_long": len(ROWS)}
+    config["membership"]["max_field_chars"] = 0
+    (tmp_path / "orgsync.yaml").write_text(yaml.safe_dump(config))
+    from orgsync_dagster.lib import config as cfg
+
+    cfg._load.cache_clear()  # same path, new content
+    with pytest.raises(cfg.ConfigError, match="max_field_chars"):
+        ParseLimits.from_settings()
+    cfg._load.cache_clear()
+
+
+def test_pipeline_refuses_a_zip_bomb_and_keeps_it(env):
+    from .pipeline_env import failure_message
+
+    bomb = _zip("export.csv", b"email\n" + b"a" * (40 << 20))
+    pk, result = env.ingest("2026-11-21/bomb.zip", bomb, assets=[membership_snapshot])
+    assert not result.success
+    message = failure_message(result)
+    assert "possible ZIP bomb" in message and "max_compression_ratio" in message and "Traceback" not in message
+    row = store.get_export(env.engine, pk)
+    assert row["status"] == "failed" and "ZIP bomb" in row["error"]
+    assert env.client.get_object(Bucket=env.bucket, Key=row["archive_key"])["Body"].read() == bomb
