@@ -67,6 +67,15 @@ def test_zip_bomb_in_an_email_through_the_cli(tmp_path, capsys):
     assert code == 2 and "possible ZIP bomb" in err and "Traceback" not in err
 
 
+def test_a_file_of_blank_lines_is_refused_before_it_is_parsed():
+    data = samples.to_csv(ROWS) + b"\n" * (8 << 20)  # 8 MB that polars would hold as 100M null values (~1.6 GB)
+    with pytest.raises(ExportError, match=r"mostly blank lines or empty rows.*GiB of memory; refused"):
+        read_export(data, "blank.csv", limits=ParseLimits())
+    # a few blank lines are ordinary: quarantined as blank_row
+    p = read_export(samples.to_csv(ROWS) + b"\n\n", "blank.csv", limits=ParseLimits())
+    assert p.rows_ok == len(ROWS) and p.quarantine_counts == {"blank_row": 2}
+
+
 # -- control characters and overlong fields -------------------------------------------------------------------
 def test_nul_and_control_bytes_are_quarantined_escaped_tabs_and_newlines_kept():
     data = _with_cell(ROWS, 3, "first_name", "Ja\x00ne") + b'"x@example.org",Tab\tName,"Line\nTwo"\n'

@@ -19,7 +19,7 @@ from .columns import CANONICAL_COLUMNS, map_header, resolve_column
 from .decoding import _UTF8_BOM, decode_text, first_record, sniff_separator
 from .formats import describe_missing, detect_format
 from .model import ExportError, ParseLimits
-from .validate import build_quarantine, has_control_bytes, needs_normalising, normalise_expr, row_reasons
+from .validate import build_quarantine, needs_normalising, normalise_expr, row_reasons, scan_bytes
 
 
 def _is_utf8_error(exc: Exception) -> bool:
@@ -143,7 +143,15 @@ def parse_csv(
     del head
 
     # --- parse -----------------------------------------------------------------------------------
-    controls = has_control_bytes(data if data is not None else path)  # type: ignore[arg-type]
+    controls, line_feeds = scan_bytes(data if data is not None else path)  # type: ignore[arg-type]
+    # polars holds 16 bytes per value: rows of (nearly) nothing cost far more than their bytes.  Ordinary rows
+    # cost 2-3x the file; only a file of blank lines / empty rows reaches 20x: refuse it rather than run out.
+    estimate = (line_feeds + 1) * len(names) * 16
+    if estimate > max(20 * size, 1 << 30):
+        raise ExportError(
+            f"{name!r} has {line_feeds:,} lines in {size:,} bytes (mostly blank lines or empty rows); reading it"
+            f" would take about {estimate / (1 << 30):.1f} GiB of memory; refused"
+        )
     parser = "polars"
     bad_lines: list[int] = []
     bad_rows: list[list[str]] = []
