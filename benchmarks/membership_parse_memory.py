@@ -11,6 +11,8 @@ Cases (``--mb`` sets the CSV size, default 150):
   csv         a synthetic 11-column export (~115 bytes/row), plain file
   zip         the same CSV inside a ZIP (inflated to a temporary file, then read by polars from disk)
   wide        a few rows with 1 MB fields (quarantined as field_too_long)
+  blank       20 MB of blank lines (refused before parsing: polars would hold 16 bytes per null value)
+  empty rows  2M rows of commas only (quarantined as blank_row: the worst content that is still parsed)
   bomb        a ~1 MB ZIP inflating to 1 GiB of one byte (refused by the compression-ratio check)
 
 Usage:
@@ -88,6 +90,17 @@ def _bomb(dest: Path) -> None:
             fh.write(block)
 
 
+def _blank(dest: Path, header: bytes) -> None:
+    with open(dest, "wb") as fh:
+        fh.write(header + b"\n" * (20 << 20))
+
+
+def _empty_rows(dest: Path, header: bytes) -> None:
+    width = header.count(b",") + 1
+    with open(dest, "wb") as fh:
+        fh.write(header + (b"," * (width - 1) + b"\n") * (2 << 20))
+
+
 def _wide(dest: Path) -> None:
     with open(dest, "wb") as fh:
         fh.write(b"email,first_name,memb_status_letter\n")
@@ -125,12 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         _zip(csv_path, zip_path)
         _bomb(bomb_path)
         _wide(wide_path)
+    header = csv_path.open("rb").readline()
+    blank_path, empty_path = tmp / "blank.csv", tmp / "empty_rows.csv"
+    if not blank_path.exists():
+        _blank(blank_path, header)
+        _empty_rows(empty_path, header)
     print(f"generated in {time.perf_counter() - t:.1f}s under {tmp}", file=sys.stderr)
     csv_bytes = csv_path.stat().st_size
     cases = [
         ("baseline (imports only)", "-", None),
         ("bomb (1 GiB in a ZIP)", str(bomb_path), 1 << 30),
         ("wide (50 x 1 MB fields)", str(wide_path), wide_path.stat().st_size),
+        ("20 MB of blank lines", str(blank_path), blank_path.stat().st_size),
+        ("2M rows of empty fields", str(empty_path), empty_path.stat().st_size),
         ("csv", str(csv_path), csv_bytes),
         ("zip", str(zip_path), csv_bytes),
     ]
