@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     from orgsync_dagster.membership.push_cli import register_push
 
     register_push(subparsers)
+    from orgsync_dagster.membership.drift_cli import register_resync
+
+    register_resync(subparsers)
     p = subparsers.add_parser(
         "diff",
         help="diff two membership exports (CSV, ZIP or raw e-mail): new / updated / lapsed / unchanged",

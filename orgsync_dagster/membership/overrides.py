@@ -98,6 +98,28 @@ def apply_to_ops(ops: Sequence, overrides: Mapping[str, Mapping[str, str]]) -> i
     return changed
 
 
+def overrides_for_push(
+    engine, ops: Sequence, *, client=None, group: str | None = None, max_age_minutes: int = 60
+) -> dict:
+    """Before a push: refresh the mirror when ``client`` is given (incremental, skipped when younger than
+    ``max_age_minutes``; only when the plan has upserts) and apply the mirrored overrides to the upsert ops.
+    Without a client (a dry run without a key) the mirror is used as it is. Returns counts for the summary."""
+    from orgsync_dagster.membership.mirror import group_of, refresh_mirror
+
+    upserts = [op for op in ops if email_of_op(op)]
+    out = {"mirror": "not needed", "mirror_requests": 0, "overrides_applied": 0}
+    if not upserts:
+        return out
+    if client is not None:
+        refresh = refresh_mirror(engine, client, max_age_minutes=max_age_minutes)
+        group = group_of(client)
+        out.update(mirror=refresh.mode, mirror_requests=refresh.requests)
+    else:
+        out["mirror"] = "as is" if group else "unknown group"
+    out["overrides_applied"] = apply_mirror_overrides(engine, group, upserts)
+    return out
+
+
 def apply_mirror_overrides(engine, group: str | None, ops: Sequence) -> int:
     """Look the plan's upsert e-mails up in the mirror of ``group`` and apply their overrides (one query per 5000
     people, no request to Action Network). ``group`` None (no Action Network key known): nothing applied."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -69,6 +70,16 @@ def _int(section, name: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise cfg.ConfigError(f"membership.mirror.{name} must be a whole number >= 0, not {value!r}")
     return value
+
+
+def member_rule() -> MemberRule:
+    """The configured ``membership.is_member`` rule (cached per configuration file; used per row by the push)."""
+    return _rule_for(str(os.environ.get("ORGSYNC_CONFIG") or cfg.DEFAULT_CONFIG))
+
+
+@functools.lru_cache(maxsize=8)
+def _rule_for(path: str) -> MemberRule:
+    return rule_from_config(cfg.section("membership", path).get("is_member"))
 
 
 def settings() -> MembershipSettings:
