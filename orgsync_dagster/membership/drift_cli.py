@@ -54,6 +54,16 @@ def _finish(args, summary: dict, code: int) -> int:
 
 
 def run_resync_command(args: argparse.Namespace) -> int:
+    from orgsync_dagster.membership.mapping import scrub
+
+    try:
+        return _run(args)
+    except Exception as exc:  # never a traceback on the command line
+        print(f"error: unexpected failure ({type(exc).__name__}): {scrub(str(exc))}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     import math
 
     from orgsync_dagster.lib.config import ConfigError

@@ -111,8 +111,18 @@ def overrides_for_push(
     if not upserts:
         return out
     if client is not None:
-        refresh = refresh_mirror(engine, client, max_age_minutes=max_age_minutes)
+        from orgsync_dagster.resources.http import ApiError
+
         group = group_of(client)
+        before = client.requests_sent
+        try:
+            refresh = refresh_mirror(engine, client, max_age_minutes=max_age_minutes)
+        except ApiError as exc:
+            if exc.status not in (401, 403):
+                raise  # without a fresh mirror an organiser's override could be overwritten: no push
+            # the key is refused: the push itself stops at its first request and says so (nothing is written)
+            out.update(mirror="refused", mirror_requests=client.requests_sent - before)
+            return out
         out.update(mirror=refresh.mode, mirror_requests=refresh.requests)
     else:
         out["mirror"] = "as is" if group else "unknown group"

@@ -174,15 +174,19 @@ def run_push_command(args: argparse.Namespace) -> int:
         reader = None  # a client of its own: requests_sent stays the writes
         if api_key and (args.apply or args.refresh_mirror):
             reader = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
-        summary.update(
-            overrides_for_push(
-                engine,
-                plan.ops,
-                client=reader.client(meter=meter) if reader else None,
-                group=group_id(base_url, api_key) if api_key else None,
-                max_age_minutes=0 if args.refresh_mirror else s.mirror_max_age_minutes,
+        try:
+            summary.update(
+                overrides_for_push(
+                    engine,
+                    plan.ops,
+                    client=reader.client(meter=meter) if reader else None,
+                    group=group_id(base_url, api_key) if api_key else None,
+                    max_age_minutes=0 if args.refresh_mirror else s.mirror_max_age_minutes,
+                )
             )
-        )
+        except Exception as exc:  # the mirror of Action Network people (override_<field>) could not be read
+            print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
+            return 2
         dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency, dry_run=True)
         summary.update(
             already_done=dry.skipped_done,

@@ -127,3 +127,16 @@ def test_pipeline_push_applies_overrides(env):
     person = next(p for p in env.dump()["people"] if p["email_addresses"][0]["address"] == rows[4]["email"])
     assert person["family_name"] == "Override" and person["custom_fields"]["YDSA Chapter"] == "Tufts"
     assert person["custom_fields"]["is_member"] == "True"
+
+
+def test_push_cli_with_a_refused_key_writes_nothing(sandbox, fast_pg_url, api_key, tmp_path, monkeypatch, capsys):
+    (tmp_path / "old.csv").write_bytes(samples.to_csv([]))
+    (tmp_path / "new.csv").write_bytes(samples.to_csv([samples.member(i) for i in range(5)]))
+    monkeypatch.setenv("ORGSYNC_WAREHOUSE_URL", fast_pg_url)
+    monkeypatch.setenv("ACTION_NETWORK_API_KEY", api_key)
+    monkeypatch.setenv("ACTION_NETWORK_URL", sandbox.urls.action_network_url)
+    sandbox.action_network.revoke_key(api_key)
+    code = push_cli.main(["push", str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), "--apply", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2 and out["mirror"] == "refused" and "refused the API key" in out["error"]
+    assert sandbox.action_network.stats(api_key)["posts"] == 0

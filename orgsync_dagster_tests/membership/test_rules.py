@@ -7,9 +7,12 @@ import pytest
 
 from orgsync_dagster.lib.config import ConfigError
 from orgsync_dagster.membership import push_cli, samples
+from orgsync_dagster.membership.keys import DIFF_KEY, SYNC_KEY
 from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, mapped_columns, person_from_row
 from orgsync_dagster.membership.rules import DEFAULT_RULE, rule_from_config
 from orgsync_dagster.membership.settings import MembershipSettings
+
+from .pipeline_env import mat_meta
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -162,3 +165,48 @@ def test_cli_a_change_of_letter_lapses_a_member_still_in_the_export(
         for p in sandbox.action_network.dump(api_key)["people"]
     }
     assert flags.pop(rows[3]["email"]) == "False" and set(flags.values()) == {"True"} and len(flags) == 19
+
+
+def test_cli_configured_xdate_rule(sandbox, fast_pg_url, api_key, tmp_path, monkeypatch, capsys):
+    """The older Xdate rule from orgsync.yaml: a member whose expiry moved past the horizon gets "False"."""
+    config = tmp_path / "orgsync.yaml"
+    config.write_text("membership:\n  is_member: {rule: date_after, column: Xdate, horizon_days: 60}\n")
+    monkeypatch.setenv("ORGSYNC_CONFIG", str(config))
+    cols = [*samples.COLUMNS, "xdate"]
+    recent = (dt.date.today() + dt.timedelta(days=300)).isoformat()
+    rows = [dict(samples.member(i), xdate=recent, memb_status_letter="X") for i in range(10)]
+    newer = [dict(r, xdate="2001-01-01") if i == 4 else r for i, r in enumerate(rows)]
+    (tmp_path / "empty.csv").write_bytes(samples.to_csv([], cols))
+    (tmp_path / "old.csv").write_bytes(samples.to_csv(rows, cols))
+    (tmp_path / "new.csv").write_bytes(samples.to_csv(newer, cols))
+    monkeypatch.setenv("ORGSYNC_WAREHOUSE_URL", fast_pg_url)
+    monkeypatch.setenv("ACTION_NETWORK_API_KEY", api_key)
+    monkeypatch.setenv("ACTION_NETWORK_URL", sandbox.urls.action_network_url)
+    base = ["--apply", "--json", "--max-rps", "100"]
+    assert push_cli.main(["push", str(tmp_path / "empty.csv"), str(tmp_path / "old.csv"), *base]) == 0
+    capsys.readouterr()
+    assert push_cli.main(["push", str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), *base]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["updated"], out["unchanged"], out["requests_sent"]) == (1, 9, 1)
+    flags = {
+        p["email_addresses"][0]["address"]: p["custom_fields"]["is_member"]
+        for p in sandbox.action_network.dump(api_key)["people"]
+    }
+    # letter "X" is no longer the rule: everyone within the horizon is a member
+    assert flags.pop(rows[4]["email"]) == "False" and set(flags.values()) == {"True"}
+
+
+def test_pipeline_a_change_of_letter_is_a_change(env):
+    rows = [samples.member(i) for i in range(20)]
+    _, r1 = env.ingest("2026-11-14/export.csv", samples.to_csv(rows))
+    assert r1.success
+    newer = [dict(r, memb_status_letter="L") if i in (2, 11) else r for i, r in enumerate(rows)]
+    _, r2 = env.ingest("2026-11-21/export.csv", samples.to_csv(newer))
+    assert r2.success
+    diff = mat_meta(r2, DIFF_KEY)
+    assert (diff["new"], diff["updated"], diff["lapsed"], diff["unchanged"]) == (0, 2, 0, 18)
+    sync = mat_meta(r2, SYNC_KEY)
+    assert sync["requests_spent"] == 2 and sync["upserted"] == 2
+    flags = {p["email_addresses"][0]["address"]: p["custom_fields"]["is_member"] for p in env.dump()["people"]}
+    assert {e for e, v in flags.items() if v == "False"} == {rows[2]["email"], rows[11]["email"]}
+    assert len(flags) == 20
