@@ -99,7 +99,7 @@ def apply_to_ops(ops: Sequence, overrides: Mapping[str, Mapping[str, str]]) -> i
 
 
 def overrides_for_push(
-    engine, ops: Sequence, *, client=None, group: str | None = None, max_age_minutes: int = 60
+    engine, ops: Sequence, *, client=None, group: str | None = None, max_age_minutes: int = 0
 ) -> dict:
     """Before a push: refresh the mirror when ``client`` is given (incremental, skipped when younger than
     ``max_age_minutes``; only when the plan has upserts) and apply the mirrored overrides to the upsert ops.

@@ -28,8 +28,9 @@ class MembershipSettings:
     sample_size: int = 10
     #: who is a member (``membership.is_member``; see membership/rules.py); default: memb_status_letter == "M"
     member_rule: MemberRule = DEFAULT_RULE
-    #: the Action Network people mirror (overrides, drift repair): incremental refresh when older than this
-    mirror_max_age_minutes: int = 60
+    #: the Action Network people mirror (override_<field>): refreshed before a push when older than this
+    #: (0: always; an incremental refresh costs one request when nothing changed)
+    mirror_max_age_minutes: int = 0
 
     @classmethod
     def from_config(cls, section: dict) -> MembershipSettings:
@@ -51,7 +52,7 @@ class MembershipSettings:
             show_personal_data=bool(section.get("show_personal_data", False)),
             sample_size=int(section.get("sample_size", 10)),
             member_rule=rule_from_config(section.get("is_member")),
-            mirror_max_age_minutes=_int(section.get("mirror") or {}, "max_age_minutes", 60),
+            mirror_max_age_minutes=_int(section.get("mirror") or {}, "max_age_minutes", 0),
         )
         if not s.archive_prefix or (s.s3_prefix and s.archive_prefix.startswith(s.s3_prefix)):
             raise cfg.ConfigError("membership.archive_prefix must be set and lie outside membership.s3_prefix")

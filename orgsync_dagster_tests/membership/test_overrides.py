@@ -107,6 +107,21 @@ def test_push_cli_applies_overrides_from_the_mirror(sandbox, fast_pg_url, api_ke
     assert annie["given_name"] == "Annie" and annie["custom_fields"]["Phone"] == "6170000000"
     other = people[rows[2]["email"]]
     assert other["given_name"] == rows[2]["first_name"] and other["custom_fields"]["Phone"] == rows[2]["mobile_phone"]
+    # an organiser sets an override on another member; the next push reads it with one incremental request
+    db.put_person(db.find_by_email(rows[3]["email"]).id, {"custom_fields": {"override_union_name": "UAW"}})
+    newer = [dict(r, mailing_city="Medford") for r in rows]
+    (tmp_path / "newer.csv").write_bytes(samples.to_csv(newer))
+    before = sandbox.action_network.stats(api_key)
+    nxt = ["push", str(tmp_path / "new.csv"), str(tmp_path / "newer.csv"), "--json", "--apply", "--max-rps", "100"]
+    assert push_cli.main(nxt) == 0
+    out = json.loads(capsys.readouterr().out)
+    after = sandbox.action_network.stats(api_key)
+    assert out["mirror"] == "incremental" and out["mirror_requests"] == 1 and after["gets"] - before["gets"] == 1
+    assert out["overrides_applied"] == 2 and out["requests_sent"] == 5
+    people = {p["email_addresses"][0]["address"]: p for p in sandbox.action_network.dump(api_key)["people"]}
+    assert people[rows[3]["email"]]["custom_fields"]["union_name"] == "UAW"
+    assert "union_name" not in people[rows[0]["email"]]["custom_fields"]
+    assert people[rows[1]["email"]]["given_name"] == "Annie"  # the earlier override still wins
 
 
 def test_pipeline_push_applies_overrides(env):
