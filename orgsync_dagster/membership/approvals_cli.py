@@ -50,8 +50,14 @@ def _engine(args):
     return engine_for(args.warehouse_url or os.environ.get("ORGSYNC_WAREHOUSE_URL") or None)
 
 
+def _first_line(exc: Exception) -> str:
+    """One line of a database error (SQLAlchemy adds the SQL and a link on further lines)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _fail(exc: Exception) -> int:
-    print(f"error: unexpected failure ({type(exc).__name__}): {exc}", file=sys.stderr)
+    print(f"error: unexpected failure ({type(exc).__name__}): {_first_line(exc)}", file=sys.stderr)
     return 1
 
 
@@ -67,7 +73,7 @@ def run_decide(args: argparse.Namespace) -> int:
         try:
             engine = _engine(args)
         except Exception as exc:
-            print(f"error: cannot open the warehouse: {exc}", file=sys.stderr)
+            print(f"error: cannot open the warehouse: {_first_line(exc)}", file=sys.stderr)
             return 2
         recorded = approvals.decide(engine, args.export, args.decision, args.by, args.note)
     except (approvals.DecisionError, cfg.ConfigError) as exc:
@@ -98,7 +104,7 @@ def run_pending(args: argparse.Namespace) -> int:
         try:
             engine = _engine(args)
         except Exception as exc:
-            print(f"error: cannot open the warehouse: {exc}", file=sys.stderr)
+            print(f"error: cannot open the warehouse: {_first_line(exc)}", file=sys.stderr)
             return 2
         waiting = approvals.pending(engine)
         past = approvals.history(engine, limit=args.history) if args.history else []

@@ -4,6 +4,9 @@ approvals.decide, and the approval sensor that pushes an approved export with no
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
@@ -139,7 +142,7 @@ def test_decisions_are_refused_with_a_clear_error(env, blocked, capsys):
         main(["approve", pk2, "--by", "R", "--note", "n", "--warehouse-url", "postgresql://nobody@127.0.0.1:1/x"]) == 2
     )
     err = capsys.readouterr().err
-    assert "error: cannot open the warehouse" in err and "Traceback" not in err
+    assert "error: cannot open the warehouse" in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def test_an_export_that_is_not_blocked_cannot_be_approved_but_can_be_rejected(env, capsys):
@@ -165,8 +168,42 @@ def test_an_export_that_is_not_blocked_cannot_be_approved_but_can_be_rejected(en
     assert store.latest_decision(env.engine, pk2)["decision"] == "reject"
 
 
+def test_the_commands_through_the_orgsync_entry_point(env, blocked):
+    _pk1, pk2, _rows = blocked
+    base = [sys.executable, "-m", "orgsync_dagster.cli", "membership"]
+    run = subprocess.run([*base, "pending", "--warehouse-url", env.pg_url], capture_output=True, text=True)
+    assert run.returncode == 0 and pk2 in run.stdout, run.stderr
+    run = subprocess.run(
+        [*base, "approve", pk2, "--by", "Rosa", "--note", "checked", "--warehouse-url", env.pg_url],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and f"{pk2}: approved by Rosa" in run.stdout, run.stderr
+    run = subprocess.run([*base, "reject", pk2, "--warehouse-url", env.pg_url], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        "error: who decides (--by) is required; a note (--note: what was checked) is required"
+    ]
+    assert store.latest_decision(env.engine, pk2)["decision"] == "approve"
+
+
 def test_the_pending_command_says_when_nothing_waits_and_validates_its_options(env, capsys):
     code, out, _ = cli(capsys, env, "pending")
     assert code == 0 and "no export is waiting for a decision" in out
     code, _, err = cli(capsys, env, "pending", "--history", "-1")
     assert code == 2 and "--history" in err
+
+
+def test_two_people_deciding_at_once_record_one_decision(env, blocked):
+    _pk1, pk2, _rows = blocked
+
+    def attempt(i: int):
+        try:
+            return approvals.decide(env.engine, pk2, ("approve", "reject")[i % 2], f"person {i}", "checked")
+        except approvals.DecisionError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    recorded = [o for o in outcomes if isinstance(o, dict)]
+    assert len(recorded) == 1 and all("a decision is final" in o for o in outcomes if isinstance(o, str))
+    assert [d["id"] for d in approvals.history(env.engine)] == [recorded[0]["id"]]
