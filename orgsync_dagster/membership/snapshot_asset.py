@@ -8,7 +8,7 @@ from dagster_aws.s3 import S3Resource
 
 from orgsync_dagster.lib.runtime import markdown_table
 from orgsync_dagster.membership import store
-from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportError, read_export
+from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportError, stream_export
 from orgsync_dagster.membership.keys import (
     QUARANTINE_CHECK,
     SNAPSHOT_KEY,
@@ -93,19 +93,30 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
     except ExportFetchError as exc:
         raise _fail(engine, pk, f"Export {pk}: {exc}.", None) from None
     store.record_export(engine, pk, last_modified=obj.last_modified, size_bytes=len(data))
+
+    class _TooFew(Exception):
+        pass
+
+    def accept(parsed) -> None:  # before the commit: too few usable rows rolls the load back
+        if parsed.rows_ok < s.min_rows:
+            counts = parsed.quarantine_counts
+            what = (
+                "has a header but no member rows"
+                if parsed.rows_in == 0
+                else f"has {parsed.rows_in} rows but only {parsed.rows_ok} usable (quarantined: {counts})"
+            )
+            raise _TooFew(f"Export {pk} {what}; at least {s.min_rows} member row(s) are needed.")
+
+    # streamed: the bytes are spooled to a temporary file and parsed + COPYed chunk by chunk (bounded memory)
     try:
-        parsed = read_export(data, posixpath.basename(obj.key), key_column=s.key_column)
+        with stream_export(data, posixpath.basename(obj.key), key_column=s.key_column) as parsed:
+            del data
+            store.store_snapshot_stream(engine, pk, parsed, accept=accept)
     except ExportError as exc:
         raise _fail(engine, pk, f"Export {pk} cannot be used: {exc}.", kept) from None
+    except _TooFew as exc:
+        raise _fail(engine, pk, str(exc), kept) from None
     counts = parsed.quarantine_counts
-    if parsed.rows_ok < s.min_rows:
-        what = (
-            "has a header but no member rows"
-            if parsed.rows_in == 0
-            else f"has {parsed.rows_in} rows but only {parsed.rows_ok} usable (quarantined: {counts})"
-        )
-        raise _fail(engine, pk, f"Export {pk} {what}; at least {s.min_rows} member row(s) are needed.", kept)
-    store.store_snapshot(engine, pk, parsed)
     store.record_export(
         engine,
         pk,
@@ -115,7 +126,7 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         member=parsed.member,
         encoding=parsed.encoding,
         key_column=parsed.key_column,
-        columns=[c for c in parsed.rows.columns if c in CANONICAL_COLUMNS],
+        columns=[c for c in parsed.columns if c in CANONICAL_COLUMNS],
         rows_in=parsed.rows_in,
         rows_ok=parsed.rows_ok,
         rows_quarantined=parsed.rows_quarantined,
@@ -124,7 +135,7 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         loaded_at=dt.datetime.now(dt.UTC),
     )
     context.log.info(f"{pk}: {parsed.rows_ok} members, {parsed.rows_quarantined} quarantined {counts or ''}")
-    quarantine_lines = parsed.quarantine.select("_line", "_reason").head(50).to_dicts()
+    quarantine_lines = parsed.first_quarantined
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": parsed.rows_ok,

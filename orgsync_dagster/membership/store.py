@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
-from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ParsedExport
+from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportStream, ParsedExport
 from orgsync_dagster.membership.exports import quarantined_values as _quarantined_values
 from orgsync_dagster.membership.tables import (
     approvals,
@@ -90,26 +90,59 @@ def get_export(engine: Engine, partition_key: str) -> dict | None:
     return dict(row._mapping) if row else None
 
 
-def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> None:
-    """Replace the partition's snapshot and quarantine with the parsed export, in one transaction."""
-    key = parsed.key_column
-    canon = [c for c in parsed.rows.columns if c in CANONICAL_COLUMNS]
-    extras = [c for c in parsed.rows.columns if c not in CANONICAL_COLUMNS]
-    rows = _pg_text(parsed.rows).select(
+def _snapshot_frames(
+    partition_key: str, key: str, rows: pl.DataFrame, quarantine: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(snapshot_rows frame, quarantine_rows frame) of canonical rows and quarantined rows."""
+    canon = [c for c in rows.columns if c in CANONICAL_COLUMNS]
+    extras = [c for c in rows.columns if c not in CANONICAL_COLUMNS]
+    out = _pg_text(rows).select(
         pl.lit(partition_key).alias("partition_key"),
         pl.col(key).alias("member_key"),
         *canon,
-        _json_column(parsed.rows, extras, "extra"),
+        _json_column(rows, extras, "extra"),
     )
-    q = _pg_text(parsed.quarantine)
+    q = _pg_text(quarantine)
     data_cols = [c for c in q.columns if not c.startswith("_")]
-    quarantine = q.select(
+    q = q.select(
         pl.lit(partition_key).alias("partition_key"),
         pl.col("_line").alias("line"),
         pl.col("_reason").alias("reason"),
         _json_column(q, data_cols, "data"),
     )
+    return out, q
+
+
+def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> None:
+    """Replace the partition's snapshot and quarantine with the parsed export, in one transaction."""
+    rows, quarantine = _snapshot_frames(partition_key, parsed.key_column, parsed.rows, parsed.quarantine)
     _replace_partition(engine, partition_key, [(snapshot_rows, rows), (quarantine_rows, quarantine)])
+
+
+def store_snapshot_stream(engine: Engine, partition_key: str, stream: ExportStream, accept=None) -> ExportStream:
+    """Replace the partition's snapshot and quarantine with a streamed export (``exports.stream_export``): the
+    partition's rows are deleted, then each batch is COPYed as it is parsed, in one transaction (all or nothing:
+    an ``ExportError`` half way leaves the previous rows).  ``accept(stream)``, called with the totals before the
+    commit, may raise to roll back (e.g. too few usable rows).  Returns the stream (its totals filled in)."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for table in (snapshot_rows, quarantine_rows):
+            cur.execute(f'DELETE FROM "{table.schema}"."{table.name}" WHERE partition_key = %s', (partition_key,))
+        for rows, quarantine in stream:
+            rows, quarantine = _snapshot_frames(partition_key, stream.key_column, rows, quarantine)
+            _copy_in(cur, snapshot_rows, rows)
+            _copy_in(cur, quarantine_rows, quarantine)
+            del rows, quarantine
+        if accept is not None:
+            accept(stream)
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    return stream
 
 
 def _replace_partition(engine: Engine, partition_key: str, tables: list[tuple[sa.Table, pl.DataFrame]]) -> None:

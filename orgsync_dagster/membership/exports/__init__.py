@@ -21,7 +21,9 @@ Modules:
 * :mod:`.containers` — ZIP (inflated with a counted, limited stream: ZIP bombs are refused) and e-mail;
 * :mod:`.decoding` — UTF-8 / UTF-16 / cp1252 fallback decoding, separator sniffing;
 * :mod:`.csvparse` — polars fast path, Python ``csv`` fallback;
-* :mod:`.validate` — the row checks: control characters, overlong fields, missing/invalid/duplicate keys.
+* :mod:`.validate` — the row checks: control characters, overlong fields, missing/invalid/duplicate keys;
+* :mod:`.stream` — :func:`stream_export` / :func:`stream_export_file`: the same result in chunks of bounded
+  memory (the pipeline's snapshot load), for a consumer that writes each chunk away.
 
 Values are normalised so that two snapshots compare cleanly: surrounding whitespace stripped, empty
 strings become null, e-mail addresses lower-cased, 3-4 digit numeric zips left-padded to 5 digits.
@@ -46,6 +48,7 @@ from .containers import inflate_zip, is_zip, looks_like_email, read_email
 from .csvparse import parse_csv
 from .formats import GENERIC, KNOWN_FORMATS, ExportFormat, detect_format
 from .model import QUARANTINE_REASONS, ExportError, ParsedExport, ParseLimits, quarantined_values
+from .stream import ExportStream, stream_export, stream_export_file
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -56,6 +59,7 @@ __all__ = [
     "QUARANTINE_REASONS",
     "ExportError",
     "ExportFormat",
+    "ExportStream",
     "ParseLimits",
     "ParsedExport",
     "canonical_column",
@@ -65,6 +69,8 @@ __all__ = [
     "read_export",
     "read_export_file",
     "resolve_column",
+    "stream_export",
+    "stream_export_file",
 ]
 
 

@@ -108,9 +108,14 @@ def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = Tru
     return ctrl, long
 
 
-def row_reasons(raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits, *, controls: bool = True) -> pl.Series:
+def row_reasons(
+    raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits, *, controls: bool = True, seen=None
+) -> pl.Series:
     """Per row: the quarantine reason, or null for a usable row.  ``k`` is the normalised key column;
-    ``controls=False`` when the file's bytes are known to hold no control character."""
+    ``controls=False`` when the file's bytes are known to hold no control character.  ``seen`` (a chunk of a
+    bigger file, :class:`.stream.SeenKeys`): the usable keys of earlier chunks; a usable row whose key is among
+    them is a ``duplicate_key`` (the first occurrence in the whole file wins), and this chunk's usable keys
+    are added to it."""
     ctrl, long = _unsafe_columns(raw, limits, controls)
     safety: list[tuple[pl.Expr, str]] = []
     if ctrl:
@@ -141,6 +146,15 @@ def row_reasons(raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits, 
                 .otherwise(pl.col("_reason"))
                 .alias("_reason")
             )["_reason"]
+    if seen is not None and n_ok:
+        ok = reasons.is_null()
+        ok_keys = k.filter(ok)
+        again = seen.contains(ok_keys)
+        if again.any():
+            idx = pl.int_range(0, k.len(), eager=True).filter(ok).filter(again)
+            reasons = reasons.scatter(idx, "duplicate_key")
+            ok_keys = ok_keys.filter(~again)
+        seen.add(ok_keys)
     return reasons
 
 
@@ -204,8 +218,10 @@ def build_quarantine(
     bad_rows: list[list[str]],
     sep: str,
     limits: ParseLimits,
+    line_offset: int = 0,
 ) -> pl.DataFrame:
-    """The quarantined rows with their original values (made storable by :func:`safe_values`)."""
+    """The quarantined rows with their original values (made storable by :func:`safe_values`).  ``line_offset``
+    is added to line numbers derived from the row index (``lines`` and ``bad_lines`` already include it)."""
     bad_mask = reasons.is_not_null()
     n_bad = int(bad_mask.sum())
     if not n_bad and not bad_rows:
@@ -214,7 +230,7 @@ def build_quarantine(
     if lines is not None:
         line_col = pl.Series("_line", lines, dtype=pl.Int64)
     else:
-        line_col = pl.int_range(2, n + 2, dtype=pl.Int64, eager=True).alias("_line")
+        line_col = pl.int_range(2 + line_offset, n + 2 + line_offset, dtype=pl.Int64, eager=True).alias("_line")
         if n_bad and has_quotes:
             line_col = line_col + embedded_newline_offsets(raw)
     q = raw.filter(bad_mask).with_columns(
