@@ -1,4 +1,5 @@
-"""Peak memory of parsing one membership export (``read_export_file``), plain CSV vs ZIP vs ZIP bomb.
+"""Peak memory of parsing one membership export: whole-file (``read_export_file``, the CLI) and streamed
+(``stream_export_file``, the pipeline's snapshot load; with a no-op sink or COPY into PostgreSQL).
 
 Each case runs in a fresh subprocess; its peak RSS is the child's VmHWM
 (``/proc/self/status``; ``ru_maxrss`` is inherited across fork + exec on Linux, so the child's own
@@ -17,6 +18,7 @@ Cases (``--mb`` sets the CSV size, default 150):
 
 Usage:
   PYTHONPATH=. python benchmarks/membership_parse_memory.py [--mb 150] [--keep DIR]
+      [--modes whole stream whole+pg stream+pg]
 """
 
 from __future__ import annotations
@@ -34,14 +36,30 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 import polars  # noqa: F401
-from orgsync_dagster.membership.exports import ExportError, ParseLimits, read_export_file
-path = sys.argv[1]
+from orgsync_dagster.membership.exports import ExportError, ParseLimits, read_export_file, stream_export_file
+mode, path, url = sys.argv[1], sys.argv[2], sys.argv[3]
+if mode.endswith("pg"):
+    import sqlalchemy as sa
+    from orgsync_dagster.membership import store
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    store.record_export(engine, "bench", bucket="b", s3_key=path, etag="e", status="received")
 t = time.perf_counter()
 out = {}
 if path != "-":
     try:
-        p = read_export_file(path, limits=ParseLimits())
-        out = {"rows_ok": p.rows_ok, "quarantined": p.quarantine_counts, "container": p.container}
+        if mode.startswith("whole"):
+            p = read_export_file(path, limits=ParseLimits())
+            if mode == "whole+pg":
+                store.store_snapshot(engine, "bench", p)
+            out = {"rows_ok": p.rows_ok, "quarantined": p.quarantine_counts, "container": p.container}
+        else:
+            with stream_export_file(path, limits=ParseLimits()) as p:
+                if mode == "stream+pg":
+                    store.store_snapshot_stream(engine, "bench", p)
+                else:
+                    for rows, q in p:  # a no-op sink: parse memory alone
+                        del rows, q
+            out = {"rows_ok": p.rows_ok, "quarantined": p.quarantine_counts, "container": p.container}
     except ExportError as exc:
         out = {"refused": str(exc)[:160]}
 out["seconds"] = round(time.perf_counter() - t, 2)
@@ -108,9 +126,9 @@ def _wide(dest: Path) -> None:
             fh.write(f"w{k}@example.org,".encode() + b"x" * (1 << 20) + b",M\n")
 
 
-def _run(path: str) -> tuple[dict, int]:
+def _run(mode: str, path: str, url: str = "-") -> tuple[dict, int]:
     """Peak RSS of a fresh child: its VmHWM at exit (bounded by getrusage(RUSAGE_CHILDREN).ru_maxrss)."""
-    proc = subprocess.run([sys.executable, "-c", CHILD, path], capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", CHILD, mode, path, url], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"child failed on {path}: {proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -123,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=int, default=150, help="size of the synthetic CSV in MB (default 150)")
     ap.add_argument("--keep", default=None, help="directory for the generated files (default: a temporary one)")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["whole", "stream"],
+        choices=["whole", "whole+pg", "stream", "stream+pg"],
+        help="whole: read_export_file (CLI); stream: stream_export_file with a no-op sink; +pg: and COPY into"
+        " PostgreSQL (store_snapshot / store_snapshot_stream, a fresh database on the test server)",
+    )
+    ap.add_argument("--cases", nargs="*", help="only the cases whose label contains one of these words")
     args = ap.parse_args(argv)
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="orgsync-parse-mem-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -154,25 +181,45 @@ def main(argv: list[str] | None = None) -> int:
         ("csv", str(csv_path), csv_bytes),
         ("zip", str(zip_path), csv_bytes),
     ]
-    rows = []
-    base = 0
-    for label, path, size in cases:
-        out, peak = _run(path)
-        if path == "-":
-            base = peak
-        rows.append((label, path, size, out, peak))
+    if args.cases:
+        cases = [c for c in cases if c[1] == "-" or any(w in c[0] for w in args.cases)]
+    url, drop = "-", None
+    if any(m.endswith("pg") for m in args.modes):
+        from orgsync_dagster.lib import pg_test_server
+        from orgsync_dagster.resources.warehouse import engine_for
+
+        admin = pg_test_server.admin_url()[0]
+        url = pg_test_server.create_database(admin, "orgsync_bench")
+        engine_for(url).dispose()  # creates the tables
+
+        def drop() -> None:
+            pg_test_server.drop_database(admin, url)
+
+    print(f"CSV: {csv_bytes / 1e6:.1f} MB; modes: {', '.join(args.modes)}")
     print(
-        "| case | file | uncompressed | peak RSS | peak - baseline | ratio peak/CSV | ratio (peak-base)/CSV | result |"
+        "| mode | case | file | uncompressed | peak RSS | peak - baseline | ratio peak/CSV | ratio (peak-base)/CSV"
+        " | seconds | result |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for label, path, size, out, peak in rows:
-        fsize = Path(path).stat().st_size if path != "-" else 0
-        r1 = f"{peak / size:.2f}" if size else "-"
-        r2 = f"{(peak - base) / size:.2f}" if size else "-"
-        print(
-            f"| {label} | {fsize / 1e6:.1f} MB | {(size or 0) / 1e6:.1f} MB | {peak / 1e6:.0f} MB |"
-            f" {(peak - base) / 1e6:.0f} MB | {r1} | {r2} | {json.dumps(out)[:140]} |"
-        )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    try:
+        for mode in args.modes:
+            base = 0
+            for label, path, size in cases:
+                out, peak = _run(mode, path, url)
+                if path == "-":
+                    base = peak
+                fsize = Path(path).stat().st_size if path != "-" else 0
+                r1 = f"{peak / size:.2f}" if size else "-"
+                r2 = f"{(peak - base) / size:.2f}" if size else "-"
+                secs = out.pop("seconds")
+                print(
+                    f"| {mode} | {label} | {fsize / 1e6:.1f} MB | {(size or 0) / 1e6:.1f} MB | {peak / 1e6:.0f} MB |"
+                    f" {(peak - base) / 1e6:.0f} MB | {r1} | {r2} | {secs} | {json.dumps(out)[:120]} |",
+                    flush=True,
+                )
+    finally:
+        if drop is not None:
+            drop()
     return 0
 
 

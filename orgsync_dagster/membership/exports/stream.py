@@ -52,9 +52,10 @@ from .validate import empty_quarantine, scan_bytes
 
 __all__ = ["ExportStream", "SeenKeys", "stream_export", "stream_export_file"]
 
-DEFAULT_CHUNK_BYTES = 16 << 20
-#: values (rows x columns) per chunk: 1M values is 16 MB of polars string views
-DEFAULT_MAX_CELLS = 1 << 20
+DEFAULT_CHUNK_BYTES = 8 << 20
+#: values (rows x columns) per chunk: 512K values are 8 MB of polars string views (the raw frame; the
+#: quarantine, normalised columns and COPY buffer of a chunk add a few times that)
+DEFAULT_MAX_CELLS = 1 << 19
 _SEED_A, _SEED_B = 0x5EED_0001, 0x0BAD_CAFE
 
 
