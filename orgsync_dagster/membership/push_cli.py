@@ -242,6 +242,8 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
             f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}",
         )
         if not args.apply:
+            if not resource.api_key:
+                _say(args, "note: ACTION_NETWORK_API_KEY is not set: 'already pushed' is not known for any group")
             _say(args, "nothing was sent (use --apply to push)")
             return _finish(args, summary, 0)
         if guard.tripped and not args.allow_mass_lapse:

@@ -388,3 +388,20 @@ def test_plan_push_email_change_needs_a_different_old_address():
         old_emails={"100001": row["email"].upper()},
     )
     assert same.ops[0].action == "upsert"
+
+
+def test_http_connect_errors_are_not_sent_and_stop_after_three_in_a_row():
+    from orgsync_dagster.resources.http import ApiError, HostUnreachable, HttpClient
+
+    http = HttpClient(f"http://127.0.0.1:{closed_port()}/api/v2/", system="x", sleep=lambda s: None, timeout=2)
+    with pytest.raises(HostUnreachable) as err:
+        http.request("POST", "people/", json={})
+    assert err.value.not_sent and not err.value.uncertain and "connection refused" in str(err.value)
+    assert http.requests_sent == 3  # retried twice (nothing had been sent), then the host counts as unreachable
+    with pytest.raises(HostUnreachable):
+        http.request("GET", "people")
+    assert http.requests_sent == 3  # no further connection attempt
+    dns = HttpClient("http://orgsync-no-such-host.invalid/api/v2/", system="x", sleep=lambda s: None, timeout=2)
+    with pytest.raises(ApiError) as err:
+        dns.request("PUT", "people/1", json={})
+    assert err.value.not_sent and not err.value.uncertain and "DNS" in str(err.value)
