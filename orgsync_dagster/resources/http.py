@@ -284,7 +284,8 @@ class HttpClient:
             except requests.RequestException as exc:
                 why = connect_failure(exc)
                 if why is not None:  # nothing reached the server: safe to retry whatever the method, a few times
-                    self._record(method, endpoint, 0)
+                    if not why.startswith("invalid URL"):  # a connection was attempted (not a request)
+                        self._record(method, endpoint, 0)
                     with self._count_lock:
                         self.connect_failures += 1
                         if self.connect_failures >= self.max_connect_failures and self.unreachable is None:
@@ -309,6 +310,7 @@ class HttpClient:
                         self.system, method, endpoint, 0, f"not sent: {why}", not_sent=True, retryable=True
                     ) from None
                 if not isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+                    self._record(method, endpoint, 0)  # e.g. a broken answer: the request was sent
                     raise ApiError(
                         self.system,
                         method,
