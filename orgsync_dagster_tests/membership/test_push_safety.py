@@ -405,3 +405,10 @@ def test_http_connect_errors_are_not_sent_and_stop_after_three_in_a_row():
     with pytest.raises(ApiError) as err:
         dns.request("PUT", "people/1", json={})
     assert err.value.not_sent and not err.value.uncertain and "DNS" in str(err.value)
+
+
+def test_pipeline_bad_rate_fails_before_anything_is_planned(env):
+    run_config = {"ops": {"action_network__membership_sync": {"config": {"requests_per_second": -1.0}}}}
+    _, r = env.ingest("2026-11-14/export.csv", samples.to_csv(rows(10)), run_config=run_config)
+    assert not r.success and "requests_per_second must be a positive number" in failure_message(r)
+    assert env.sandbox.action_network.stats(env.api_key)["requests"] == 0 and ledger_rows(env.engine) == []
