@@ -39,7 +39,7 @@ class MembershipSyncConfig(dg.Config):
         default=0.0, description="Override the Action Network rate limit for this run (0 = the resource's, 4 req/s)."
     )
     lock_wait_seconds: float = Field(
-        default=60.0,
+        default=900.0,
         description="Wait this long for another push to the same Action Network group (CLI or run) to finish, "
         "then fail.",
     )
@@ -128,7 +128,11 @@ def membership_sync(
                 context, config, engine, action_network, s, pk, base, diff, scope, rps
             )
     except LockBusy as exc:
-        raise dg.Failure(f"Export {pk} not pushed yet: {exc}.") from None
+        raise dg.Failure(
+            f"Export {pk} not pushed yet: {exc}. Nothing was planned or sent; re-run this partition's "
+            "membership_sync when that push has finished.",
+            allow_retries=False,
+        ) from None
     if not config.dry_run:
         store.record_push(
             engine,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -239,6 +240,26 @@ def test_pipeline_waits_then_fails_clearly_while_the_cli_holds_the_target(env):
     assert not r.success
     assert "another push of the same target is running" in failure_message(r) and "cli-abc" in failure_message(r)
     assert env.sandbox.action_network.stats(env.api_key)["requests"] == 0 and ledger_rows(env.engine) == []
+
+
+def test_pipeline_waits_for_the_cli_push_to_finish_then_pushes(env):
+    scope = env.resources()["action_network"].target_scope("default")
+    held, release = threading.Event(), threading.Event()
+
+    def cli_push():
+        with push_lock(env.engine, scope, holder="orgsync membership push cli-xyz"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=cli_push)
+    holder.start()
+    held.wait(10)
+    threading.Timer(1.5, release.set).start()
+    started = time.monotonic()
+    _, r = env.ingest("2026-11-14/export.csv", samples.to_csv(rows(10)))
+    holder.join(10)
+    assert r.success, failure_message(r)
+    assert time.monotonic() - started >= 1.5 and writes(env.sandbox, env.api_key) == 10
 
 
 # -- 8. e-mail changes under a stable key -----------------------------------------------------------------------------
