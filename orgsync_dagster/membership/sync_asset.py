@@ -99,7 +99,8 @@ def membership_sync(
     slack: SlackResource,
 ):
     """Action Network kept in step with the export: new and changed members upserted with is_member "True",
-    lapsed ones set to "False", one request per changed member and none for the unchanged."""
+    lapsed ones set to "False", one write per changed member (a lapse or
+    an e-mail change also reads the person first, to verify the address) and none for the unchanged."""
     s = settings()
     engine = warehouse.get_engine()
     pk = context.partition_key

@@ -186,6 +186,20 @@ def test_cli_second_group_receives_the_push_and_the_first_is_not_repeated(cli_en
     assert again["already_done"] == 6 and again["requests_sent"] == 0 and writes(sandbox, key_a) == 5
 
 
+def test_pipeline_same_export_to_a_second_group_is_pushed_there(env):
+    pk, r1 = env.ingest("2026-11-14/export.csv", samples.to_csv(rows(12)))
+    assert r1.success and writes(env.sandbox, env.api_key) == 12
+    key_b = env.api_key + "-b"
+    resources = env.resources()
+    resources["action_network"] = ActionNetworkResource(api_key=key_b, base_url=env.sandbox.urls.action_network_url)
+    env.resources = lambda rps=200.0: resources
+    r2 = env.run(pk)
+    assert r2.success, failure_message(r2)
+    assert mat_meta(r2, SYNC_KEY)["upserted"] == 12 and writes(env.sandbox, key_b) == 12
+    r3 = env.run(pk)
+    assert mat_meta(r3, SYNC_KEY)["requests_spent"] == 0 and writes(env.sandbox, key_b) == 12
+
+
 # -- 7. one push per target ----------------------------------------------------------------------------------------
 def test_cli_concurrent_pushes_write_each_change_once(cli_env, sandbox, api_key, tmp_path, capsys):
     pair = samples.week_pair(60, new=20, updated=10, lapsed=0)
