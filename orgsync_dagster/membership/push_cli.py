@@ -54,6 +54,12 @@ def register_push(subparsers) -> None:
         help="wait this long for another push of the same target to finish, then refuse (default 30)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+    p.add_argument(
+        "--refresh-mirror",
+        action="store_true",
+        help="refresh the Action Network people mirror (override_<field>) now, even without --apply; with --apply "
+        "it is refreshed when older than membership.mirror.max_age_minutes",
+    )
     p.set_defaults(func=run_push_command)
 
 
@@ -89,7 +95,7 @@ def run_push_command(args: argparse.Namespace) -> int:
     from orgsync_dagster.membership.diff import diff_snapshots
     from orgsync_dagster.membership.exports import ExportError, read_export_file
     from orgsync_dagster.membership.guard import evaluate_guard
-    from orgsync_dagster.membership.mapping import MAPPED_COLUMNS
+    from orgsync_dagster.membership.mapping import mapped_columns
     from orgsync_dagster.membership.push import push_lock
     from orgsync_dagster.membership.settings import settings
 
@@ -128,7 +134,7 @@ def run_push_command(args: argparse.Namespace) -> int:
         older = read_export_file(args.older, key_column=key)
         newer = read_export_file(args.newer, key_column=key)
         key = newer.key_column
-        compare = [c for c in MAPPED_COLUMNS if c != key and c in older.columns and c in newer.columns]
+        compare = [c for c in mapped_columns(s.member_rule) if c != key and c in older.columns and c in newer.columns]
         result = diff_snapshots(older, newer, key=key, compare_columns=compare)
     except (ExportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -221,6 +227,36 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
 
     with metered(engine) as meter:
         client = resource.client(meter=meter) if args.apply else None
+        from orgsync_dagster.membership.mirror import group_id
+        from orgsync_dagster.membership.overrides import overrides_for_push
+        from orgsync_dagster.resources.http import ApiError
+
+        # the mirror of Action Network people (override_<field>): a client of its own, so requests_sent stays the
+        # push's requests
+        reader = resource if resource.api_key and (args.apply or args.refresh_mirror) else None
+        try:
+            summary.update(
+                overrides_for_push(
+                    engine,
+                    plan.ops,
+                    client=reader.client(meter=meter) if reader else None,
+                    group=group_id(resource.base_url, resource.api_key) if resource.api_key else None,
+                    max_age_minutes=0 if args.refresh_mirror else s.mirror_max_age_minutes,
+                )
+            )
+        except ApiError as exc:
+            if exc.not_sent:  # refused connection, DNS: nothing was sent, nothing is marked; the next run pushes
+                print(
+                    f"error: Action Network could not be reached ({scrub(exc.detail)}) while reading its people "
+                    "(overrides): nothing was sent",
+                    file=sys.stderr,
+                )
+                return _finish(args, {**summary, "error": scrub(str(exc)), "applied": False}, 1)
+            print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # the mirror of Action Network people (override_<field>) could not be read
+            print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
+            return 2
         dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency, dry_run=True)
         summary.update(
             already_done=dry.skipped_done,

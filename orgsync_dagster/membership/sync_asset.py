@@ -14,6 +14,7 @@ from orgsync_dagster.membership.diff_asset import membership_diff
 from orgsync_dagster.membership.guard import evaluate_guard
 from orgsync_dagster.membership.keys import DIFF_KEY, PUSH_CHECK, SYNC_KEY, export_partitions
 from orgsync_dagster.membership.mapping import scrub
+from orgsync_dagster.membership.overrides import overrides_for_push
 from orgsync_dagster.membership.push import (
     KeyRefused,
     TargetUnreachable,
@@ -28,7 +29,7 @@ from orgsync_dagster.membership.push import (
 from orgsync_dagster.membership.settings import settings
 from orgsync_dagster.partitions import API_RETRY
 from orgsync_dagster.resources.action_network import ActionNetworkResource
-from orgsync_dagster.resources.http import TokenBucket
+from orgsync_dagster.resources.http import ApiError, TokenBucket
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
@@ -125,7 +126,7 @@ def membership_sync(
     try:
         lock = push_lock(engine, scope, wait_seconds=max(0.0, config.lock_wait_seconds), holder=holder)
         with lock if not config.dry_run else contextlib.nullcontext():
-            plan, report, outcome, seconds, requests_spent = _plan_and_push(
+            plan, report, outcome, seconds, requests_spent, mirror = _plan_and_push(
                 context, config, engine, action_network, s, pk, base, diff, scope, rps
             )
     except LockBusy as exc:
@@ -168,6 +169,7 @@ def membership_sync(
             "estimated_seconds": round(estimate_seconds(report.planned_requests, rps, s.concurrency), 1),
             **outcome,
             "requests_spent": requests_spent,
+            **mirror,
             "seconds": round(seconds, 1),
             "requests_per_second": round(requests_spent / seconds, 2) if seconds > 0 else 0.0,
             "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors) or "_none_"),
@@ -212,6 +214,18 @@ def _plan_and_push(context, config, engine, action_network, s, pk, base, diff, s
     for problem in plan.problems:
         context.log.warning(problem)
     with metered(engine) as meter:
+        # override_<field> from the Action Network people mirror (refreshed by paging; a client of its own, so
+        # requests_spent stays the writes)
+        try:
+            mirror = overrides_for_push(
+                engine, plan.ops, client=action_network.client(meter=meter), max_age_minutes=s.mirror_max_age_minutes
+            )
+        except ApiError as exc:  # nothing is marked in flight yet: the export is pushed by a retry or the next run
+            raise dg.Failure(
+                description=f"Export {pk} not pushed: reading Action Network people (overrides) failed: "
+                f"{scrub(str(exc))}.",
+                allow_retries=exc.retryable or exc.not_sent,
+            ) from None
         client = action_network.client(meter=meter)
         client.http.rate_limiter = TokenBucket(rps, capacity=1.0)
         started = dt.datetime.now(dt.UTC)
@@ -236,4 +250,4 @@ def _plan_and_push(context, config, engine, action_network, s, pk, base, diff, s
             ) from None
         seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
         requests_spent = client.requests_sent
-    return plan, report, outcome, seconds, requests_spent
+    return plan, report, outcome, seconds, requests_spent, mirror
