@@ -369,8 +369,9 @@ def closed_port() -> int:
 
 def test_cli_connection_refused_is_not_sent_and_stops_the_push(cli_env, fast_pg_url, tmp_path, capsys):
     cli_env.setenv("ACTION_NETWORK_URL", f"http://127.0.0.1:{closed_port()}/api/v2/")
-    args = [*write_pair(tmp_path, [], rows(41)), "--apply", "--json", "--max-rps", "500", "--concurrency", "4"]
-    assert push_cli.main(args) == 1
+    # 41 lapses (no upsert: the people mirror is not read, the push itself meets the refusals)
+    args = [*write_pair(tmp_path, rows(42), rows(1)), "--apply", "--json", "--max-rps", "500", "--concurrency", "4"]
+    assert push_cli.main([*args, "--allow-mass-lapse"]) == 1
     cap = capsys.readouterr()
     out = json.loads(cap.out.strip().splitlines()[-1])
     assert "could not be reached" in cap.err and "connection refused" in cap.err and "Traceback" not in cap.err
@@ -379,6 +380,16 @@ def test_cli_connection_refused_is_not_sent_and_stops_the_push(cli_env, fast_pg_
     states = [r["status"] for r in ledger_rows(engine_for(fast_pg_url))]
     assert "in_flight" not in states and "uncertain" not in states and len(states) == out["failed"]
     assert all(r["error"].startswith("action_network") for r in ledger_rows(engine_for(fast_pg_url)))
+
+
+def test_cli_connection_refused_while_reading_the_mirror_sends_and_marks_nothing(
+    cli_env, fast_pg_url, tmp_path, capsys
+):
+    cli_env.setenv("ACTION_NETWORK_URL", f"http://127.0.0.1:{closed_port()}/api/v2/")
+    assert push_cli.main([*write_pair(tmp_path, [], rows(41)), "--apply", "--max-rps", "500"]) == 1
+    err = capsys.readouterr().err
+    assert "could not be reached" in err and "connection refused" in err and "nothing was sent" in err
+    assert "Traceback" not in err and ledger_rows(engine_for(fast_pg_url)) == []
 
 
 def test_pipeline_malformed_url_fails_clearly_and_leaves_nothing(env, monkeypatch):
