@@ -94,7 +94,7 @@ def test_cli_resync_lists_then_writes_only_the_drift(sandbox, fast_pg_url, api_k
     done = json.loads(capsys.readouterr().out)
     final = sandbox.action_network.stats(api_key)
     assert done["repaired"] == 4 and done["lapsed"] == 1 and done["failed"] == 0
-    assert done["requests_spent"] == 5  # exactly the drift: 4 upserts and 1 PUT
+    assert done["requests_spent"] == 6  # exactly the drift: 4 upserts and 1 PUT (+ 1 read verifying the address)
     assert (final["posts"] - after["posts"], final["puts"] - after["puts"]) == (4, 1)
     flags = _is_member(sandbox, api_key)
     assert flags[STRANGER] == "False" and flags[PROTECTED] == "True" and flags[FORMER] == "False"
@@ -158,7 +158,7 @@ def test_pipeline_drift_asset_dry_run_then_repair(env):
     assert fix.success
     meta = mat_meta(fix, DRIFT_KEY)
     final = env.sandbox.action_network.stats(env.api_key)
-    assert meta["requests_spent"] == 6 and meta["repaired"] == 4 and meta["lapsed"] == 2
+    assert meta["requests_spent"] == 6 + 2 and meta["repaired"] == 4 and meta["lapsed"] == 2  # + verifying reads
     assert (final["posts"] - after["posts"], final["puts"] - after["puts"]) == (4, 2)
     flags = _is_member(env.sandbox, env.api_key)
     assert flags[STRANGER] == "False" and flags[NEVER_SET] is None and all(flags[r["email"]] == "True" for r in rows)
