@@ -569,6 +569,20 @@ def _side(parsed: ParsedExport, want_values: bool) -> _Side:
     )
 
 
+def _parse_reduce(
+    path: str | Path, key: str, compare_columns: Sequence[str] | None, side: str
+) -> tuple[ParsedExport, list[str] | None, pl.DataFrame]:
+    """Parse one file and reduce it on the compare columns as far as this file alone tells (checked by the
+    caller against the other file)."""
+    parsed = read_export_file(path, key_column=key)
+    cols = parsed.rows.columns
+    try:
+        guess: list[str] | None = _compare_columns(cols, cols, parsed.key_column, compare_columns)[0]
+    except ValueError:
+        guess = None
+    return parsed, guess, _reduce(parsed.rows, parsed.key_column, guess or [], True, side)
+
+
 def diff_counts_files(
     older_path: str | Path,
     newer_path: str | Path,
@@ -589,24 +603,22 @@ def diff_counts_files(
     if parallel:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(2) as pool:
-            fo = pool.submit(read_export_file, older_path, key_column=key)
-            fn = pool.submit(read_export_file, newer_path, key_column=key)
-            older, newer = fo.result(), fn.result()
+        with ThreadPoolExecutor(2) as pool:  # parse + reduce each file in its own thread
+            fo = pool.submit(_parse_reduce, older_path, key, compare_columns, "o")
+            fn = pool.submit(_parse_reduce, newer_path, key, compare_columns, "n")
+            (older, guess_o, o), (newer, guess_n, n) = fo.result(), fn.result()
         key = newer.key_column
         cols, warnings = _compare_columns(older.rows.columns, newer.rows.columns, key, compare_columns)
-        o = _reduce(older.rows, key, cols, True, "o")
+        if cols != guess_o:  # the two exports have different columns: hash again on the final set
+            o = _reduce(older.rows, key, cols, True, "o")
+        if cols != guess_n:
+            n = _reduce(newer.rows, key, cols, True, "n")
         ko = older.rows[key].rechunk()
         so = _side(older, False)
         del older
-    else:
-        older = read_export_file(older_path, key_column=key)
+    else:  # one parsed export resident at a time
+        older, guess, o = _parse_reduce(older_path, key, compare_columns, "o")
         key = older.key_column
-        try:  # the compare columns as far as the older export alone tells; checked against the newer below
-            guess, _ = _compare_columns(older.rows.columns, older.rows.columns, key, compare_columns)
-        except ValueError:
-            guess = None
-        o = _reduce(older.rows, key, guess or [], True, "o")
         ko = older.rows[key].rechunk()
         so = _side(older, False)
         del older
@@ -617,7 +629,7 @@ def diff_counts_files(
             older = read_export_file(older_path, key_column=key)
             o = _reduce(older.rows, key, cols, True, "o")
             del older
-    n = _reduce(newer.rows, key, cols, True, "n")
+        n = _reduce(newer.rows, key, cols, True, "n")
     kn = newer.rows[key].rechunk()
     sn = _side(newer, True)
     del newer
