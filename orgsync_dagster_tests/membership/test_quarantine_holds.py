@@ -168,3 +168,24 @@ def test_pipeline_blocks_an_export_with_many_quarantined_rows(env):
     assert check is not None and not check.passed and "were quarantined" in check.description
     assert all(v != "False" for v in _is_member(env).values())
     assert any("waiting for approval" in m for m in env.slack.messages)
+
+
+def test_an_export_blocked_by_quarantined_rows_is_pending_and_can_be_approved(env, capsys):
+    rows = [samples.member(i) for i in range(40)]
+    pk1, r1 = env.ingest("2026-11-14/export.csv", samples.to_csv(rows))
+    assert r1.success
+    newer = samples.to_csv(rows)
+    for i in (1, 2, 3, 4, 5):
+        newer = _break_row(newer, i)
+    pk2, r2 = env.ingest("2026-11-21/export.csv", newer)
+    assert not r2.success
+    assert cli.main(["pending", "--warehouse-url", env.pg_url]) == 0
+    assert pk2 in capsys.readouterr().out
+    code = cli.main(
+        ["approve", pk2, "--by", "Rosa", "--note", "bad addresses, fixed next week", "--warehouse-url", env.pg_url]
+    )
+    assert code == 0, capsys.readouterr().err
+    r3 = env.run(pk2)
+    assert r3.success and "approved by Rosa" in check_result(r3, GUARD_CHECK).description
+    assert mat_meta(r3, DIFF_KEY)["held"] == 5
+    assert all(v != "False" for v in _is_member(env).values())  # approved, and still nobody lapsed
