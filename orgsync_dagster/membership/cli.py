@@ -98,11 +98,9 @@ def run_diff(args: argparse.Namespace) -> int:
     try:
         compare = [c.strip() for c in args.compare.split(",") if c.strip()] if args.compare else None
         if args.out:  # the row sets are needed: the full diff
-            from .diff import diff_snapshots
-            from .exports import read_export_file
+            from .diff import diff_snapshots, read_both
 
-            older = read_export_file(args.older, key_column=args.key)
-            newer = read_export_file(args.newer, key_column=args.key)
+            older, newer = read_both(args.older, args.newer, key_column=args.key)
             result = diff_snapshots(older, newer, key=args.key, compare_columns=compare)
             warnings = [*older.warnings, *newer.warnings, *result.warnings]
             held, quarantined = result.held_count, newer.rows_quarantined
