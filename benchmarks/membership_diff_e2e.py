@@ -110,6 +110,7 @@ DUCKDB = r"""
 import json, sys, duckdb
 a, b = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 q = f'''
 WITH o AS (SELECT user_id AS k, hash(*columns(*)) AS h FROM read_csv('{a}', all_varchar=true)),
      n AS (SELECT user_id AS k, hash(*columns(*)) AS h FROM read_csv('{b}', all_varchar=true))
