@@ -21,6 +21,7 @@ class MembershipSettings:
     min_rows: int = 1
     max_lapsed_share: float = 0.05
     max_shrink_share: float = 0.05
+    max_quarantined_share: float = 0.05
     scope: str = "default"
     concurrency: int = 8
     add_tags: tuple[str, ...] = field(default_factory=tuple)
@@ -50,6 +51,7 @@ class MembershipSettings:
             min_rows=int(section.get("min_rows", 1)),
             max_lapsed_share=float(guard.get("max_lapsed_share", 0.05)),
             max_shrink_share=float(guard.get("max_shrink_share", 0.05)),
+            max_quarantined_share=float(guard.get("max_quarantined_share", 0.05)),
             scope=str(push.get("scope") or "default"),
             concurrency=int(push.get("concurrency", 8)),
             add_tags=tuple(push.get("add_tags") or ()),
@@ -63,7 +65,7 @@ class MembershipSettings:
         )
         if not s.archive_prefix or (s.s3_prefix and s.archive_prefix.startswith(s.s3_prefix)):
             raise cfg.ConfigError("membership.archive_prefix must be set and lie outside membership.s3_prefix")
-        for name in ("max_lapsed_share", "max_shrink_share"):
+        for name in ("max_lapsed_share", "max_shrink_share", "max_quarantined_share"):
             if not 0.0 <= getattr(s, name) <= 1.0:
                 raise cfg.ConfigError(f"membership.guard.{name} must be between 0 and 1")
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
