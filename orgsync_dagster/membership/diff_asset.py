@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from orgsync_dagster.lib.runtime import markdown_table
-from orgsync_dagster.membership import store
+from orgsync_dagster.membership import approvals, store
 from orgsync_dagster.membership.diff import CHANGED_COLUMNS, diff_snapshots
 from orgsync_dagster.membership.guard import evaluate_guard
 from orgsync_dagster.membership.keys import DIFF_KEY, GUARD_CHECK, SNAPSHOT_KEY, export_partitions
@@ -23,7 +23,7 @@ from orgsync_dagster.resources.warehouse import WarehouseResource
 class DiffConfig(dg.Config):
     decision: str = Field(default="", description="'approve' or 'reject' this export after the guard blocked it.")
     decided_by: str = Field(default="", description="Who decides (required with a decision).")
-    note: str = Field(default="")
+    note: str = Field(default="", description="Why (required with a decision: the audit record).")
 
 
 def _load_quarantine(engine, partition_key: str) -> pl.DataFrame:
@@ -86,8 +86,11 @@ def membership_diff(
     me = store.get_export(engine, pk)
     if not me or me["status"] != "loaded":
         raise dg.Failure(f"Export {pk} has no loaded snapshot; materialize {'/'.join(SNAPSHOT_KEY)} first.")
-    if config.decision:
-        store.record_decision(engine, pk, config.decision.strip().lower(), config.decided_by, config.note)
+    if config.decision:  # the same rules as the CLI and the web page (approvals.decide)
+        try:
+            approvals.decide(engine, pk, config.decision, config.decided_by, config.note, s)
+        except approvals.DecisionError as exc:
+            raise dg.Failure(f"The decision on export {pk} was not recorded: {exc}.", allow_retries=False) from None
     before = store.loaded_exports_before(engine, pk)
     base = before[0] if before else None
     key = me["key_column"]

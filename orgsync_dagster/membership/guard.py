@@ -5,7 +5,8 @@ of the members lapsed or the snapshot shrank by more than ``max_shrink_share``, 
 ``max_quarantined_share`` of the export's rows were quarantined. Quarantined rows are not trusted: they are not
 members of the newer snapshot (the shrink counts valid rows only), and the members *held* because their key is in
 a quarantined row (not lapsed, see ``diff.py``) count toward the lapsed share. A person then records a
-decision for that export (see docs in ``assets.py``): ``approve`` (push it as it is) or ``reject`` (never push
+decision for that export (``orgsync membership approve|reject``, the web app's /staff/membership page; rules in
+``approvals.py``): ``approve`` (push it as it is) or ``reject`` (never push
 it; it is also skipped as the base of later diffs).
 """
 
@@ -93,9 +94,9 @@ def evaluate_guard(
     how = "Check the export"
     if partition_key:
         how += (
-            f"; to push it anyway re-run the membership_sync job for partition '{partition_key}' with run config "
-            "ops: {membership__diff: {config: {decision: approve, decided_by: <your name>}}} (decision: reject "
-            "discards it)"
+            f", then decide: orgsync membership approve '{partition_key}' --by NAME --note \"what you checked\" "
+            f"(the push then starts by itself) or orgsync membership reject '{partition_key}' --by NAME --note "
+            '"why"; or on the web app\'s Membership approvals page (/staff/membership)'
         )
     return GuardResult(
         False, True, lapsed_share, shrink_share, "Blocked: " + "; ".join(reasons) + ". " + how, quarantined_share
