@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from orgsync_dagster.lib import config as cfg
+from orgsync_dagster.membership.intake import IntakeSettings
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class MembershipSettings:
     add_tags: tuple[str, ...] = field(default_factory=tuple)
     show_personal_data: bool = False
     sample_size: int = 10
+    # intake (sensor + e-mail allow-list; see membership/intake.py)
+    sensor_overlap_seconds: int = 600
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     @classmethod
     def from_config(cls, section: dict) -> MembershipSettings:
@@ -44,12 +48,16 @@ class MembershipSettings:
             add_tags=tuple(push.get("add_tags") or ()),
             show_personal_data=bool(section.get("show_personal_data", False)),
             sample_size=int(section.get("sample_size", 10)),
+            sensor_overlap_seconds=int(section.get("sensor_overlap_seconds", 600)),
+            intake=IntakeSettings.from_config(section.get("intake")),
         )
         if not s.archive_prefix or (s.s3_prefix and s.archive_prefix.startswith(s.s3_prefix)):
             raise cfg.ConfigError("membership.archive_prefix must be set and lie outside membership.s3_prefix")
         for name in ("max_lapsed_share", "max_shrink_share"):
             if not 0.0 <= getattr(s, name) <= 1.0:
                 raise cfg.ConfigError(f"membership.guard.{name} must be between 0 and 1")
+        if s.sensor_overlap_seconds < 0:
+            raise cfg.ConfigError("membership.sensor_overlap_seconds must be >= 0")
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
             raise cfg.ConfigError("membership.push.concurrency and sensor_max_objects_per_tick must be >= 1")
         return s
