@@ -35,7 +35,24 @@ from orgsync_dagster.membership.mapping import mask_key, scrub
 
 HEADER_LIMIT = 256 * 1024  # the header block is read from at most this many leading bytes
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-_KNOWN = {b"from", b"to", b"subject", b"date", b"message-id", b"received", b"return-path", b"mime-version"}
+# A superset of exports.py's e-mail detection (more header names, a longer header block), so nothing that the
+# parser would open as an e-mail is judged here as a plain file.
+_KNOWN = {
+    b"mime-version",
+    b"content-type",
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"received",
+    b"return-path",
+    b"message-id",
+    b"delivered-to",
+    b"x-ses-receipt",
+    b"dkim-signature",
+    b"authentication-results",
+    b"received-spf",
+}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 

@@ -145,6 +145,10 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         parsed = read_export(data, posixpath.basename(obj.key), key_column=s.key_column)
     except ExportError as exc:
         raise _fail(engine, pk, f"Export {pk} cannot be used: {exc}.", kept) from None
+    if parsed.container == "email" and verdict.kind != "email":
+        # the parser opened as an e-mail what the intake judged a plain file: never store it unjudged
+        verdict = intake.Verdict(False, "container_mismatch", "parsed as an e-mail but not recognised as one by intake")
+        raise _reject(engine, pk, obj, verdict, kept)
     counts = parsed.quarantine_counts
     if parsed.rows_ok < s.min_rows:
         what = (
