@@ -95,12 +95,14 @@ def object_id(obj: ExportObject) -> str:
 
 
 def list_objects(client, bucket: str, prefix: str, skip_prefixes: tuple[str, ...] = ()) -> list[ExportObject]:
-    """Every object under ``prefix`` (all pages), except "folder" markers and keys under ``skip_prefixes``."""
+    """Every object under ``prefix`` (all pages), except empty "folder" markers and keys under ``skip_prefixes``."""
     found = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for o in page.get("Contents") or []:
-            if o["Key"].endswith("/") or any(o["Key"].startswith(p) for p in skip_prefixes if p):
-                continue
+            if (o["Key"].endswith("/") and not o.get("Size")) or any(
+                o["Key"].startswith(p) for p in skip_prefixes if p
+            ):
+                continue  # empty "folder" markers and our own kept copies; anything else is an export to judge
             found.append(ExportObject(bucket, o["Key"], o.get("ETag", ""), o.get("LastModified"), o.get("Size")))
     return found
 

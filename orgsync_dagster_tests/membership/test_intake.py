@@ -95,6 +95,16 @@ def test_sender_subject_and_verdict_rules():
     assert decide(export_eml(spam="FAIL"), ALLOWED).reason == "spam"
 
 
+def test_two_from_addresses_or_none_are_refused():
+    body = export_eml()
+    two = body.replace(b"From: DSA National <actionkit@example.com>", b"From: actionkit@example.com, x@evil.test")
+    assert two != body
+    v = decide(two, ALLOWED)
+    assert (v.accepted, v.reason) == (False, "sender_missing") and "evil" not in v.detail
+    none = body.replace(b"From: DSA National <actionkit@example.com>\n", b"")
+    assert none != body and decide(none, ALLOWED).reason == "sender_missing"
+
+
 def test_real_looking_sample_without_ses_headers_is_rejected_when_the_list_is_on():
     data = SAMPLE_EML.read_bytes()
     assert intake.header_block(data) is not None
@@ -185,3 +195,14 @@ def test_pipeline_rejects_a_spoofed_export_and_loads_an_allowed_one(env, allow_l
     assert meta["members"] == 6 and meta["intake"] == "dmarc=pass" and meta["sender"] == "ac***@e***.com"
     assert "actionkit@example.com" not in str(meta)
     assert store.get_export(env.engine, pk3)["status"] == "loaded" and not intake.rejections(env.engine, pk3)
+
+
+def test_an_export_gone_before_its_copy_is_recorded_as_unreadable(env):
+    key = env.put("ses-vanished-message-id", export_eml())
+    (req,) = env.sensor_tick(None).run_requests
+    env.client.delete_object(Bucket=env.bucket, Key=key)
+    result = env.run(req.partition_key, tags=req.tags)
+    assert not result.success and "gone or was replaced" in failure_message(result)
+    (rej,) = intake.rejections(env.engine, req.partition_key)
+    assert rej["reason"] == "unreadable" and rej["kept_copy"] is None and rej["s3_key"] == key
+    assert store.get_export(env.engine, req.partition_key)["status"] == "failed"

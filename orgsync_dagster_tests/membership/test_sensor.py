@@ -62,6 +62,10 @@ def test_sensor_pages_through_new_exports_with_its_cursor(env):
     third = env.sensor_tick(second.cursor)
     assert not third.run_requests and third.skip_reason.skip_message == "no new exports"
     assert len(env.instance.get_dynamic_partitions(export_partitions.name)) == cap + 2
+    # a key ending in "/" that holds data is an export like any other (only empty markers are not)
+    env.client.put_object(Bucket=env.bucket, Key=PREFIX + "odd-name/", Body=b"email\na@example.org\n")
+    (req,) = env.sensor_tick(third.cursor).run_requests
+    assert req.tags[TAG_KEY] == PREFIX + "odd-name/"
 
 
 def test_sensor_sees_random_keys_arriving_in_any_order_beyond_the_cap(env):
