@@ -107,12 +107,9 @@ def list_objects(client, bucket: str, prefix: str, skip_prefixes: tuple[str, ...
     return found
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _modified(obj: ExportObject) -> dt.datetime:
-    lm = obj.last_modified or _EPOCH
-    return lm if lm.tzinfo else lm.replace(tzinfo=dt.UTC)
+def _modified(obj: ExportObject) -> dt.datetime | None:
+    lm = obj.last_modified
+    return None if lm is None else (lm if lm.tzinfo else lm.replace(tzinfo=dt.UTC))
 
 
 def plan_tick(
@@ -121,25 +118,34 @@ def plan_tick(
     """The objects to request this tick (oldest first, at most ``cap``) and the next cursor state.
 
     ``state`` = ``{"since": ISO watermark, "seen": [object ids requested within the overlap window]}``; an empty
-    or older-format state (``start_after``) starts from scratch (the sensor's run keys dedupe what already ran)."""
+    or older-format state (``start_after``) starts from scratch (the sensor's run keys dedupe what already ran).
+    An object listed without LastModified (S3 always sends it) is never filtered by time and stays in ``seen``."""
     since = dt.datetime.fromisoformat(state["since"]) if state.get("since") else None
     seen = set(state.get("seen") or ())
     overlap = dt.timedelta(seconds=overlap_seconds)
     floor = since - overlap if since else None
+
+    def recent(o: ExportObject, limit: dt.datetime | None) -> bool:
+        lm = _modified(o)
+        return limit is None or lm is None or lm >= limit
+
     fresh = sorted(
-        (o for o in listed if object_id(o) not in seen and (floor is None or _modified(o) >= floor)),
-        key=lambda o: (_modified(o), o.key),
+        (o for o in listed if object_id(o) not in seen and recent(o, floor)),
+        key=lambda o: (_modified(o) is None, _modified(o) or dt.datetime.min.replace(tzinfo=dt.UTC), o.key),
     )
     batch = fresh[:cap]
-    if batch:
-        newest = _modified(batch[-1])
-        since = max(since, newest) if since else newest
-    if since is None:
-        return batch, {}
-    keep_from = since - overlap
+    stamps = [lm for lm in (_modified(o) for o in batch) if lm is not None]
+    if stamps:
+        since = max([since, *stamps]) if since else max(stamps)
     taken = {object_id(o) for o in batch}
-    still = [o for o in listed if (object_id(o) in seen or object_id(o) in taken) and _modified(o) >= keep_from]
-    return batch, {"since": since.isoformat(), "seen": sorted({object_id(o) for o in still})}
+    keep_from = since - overlap if since else None
+    still = sorted({object_id(o) for o in listed if object_id(o) in seen | taken and recent(o, keep_from)})
+    if since is None and not still:
+        return batch, {}
+    out: dict = {"seen": still}
+    if since is not None:
+        out["since"] = since.isoformat()
+    return batch, out
 
 
 def head(client, bucket: str, key: str) -> ExportObject:

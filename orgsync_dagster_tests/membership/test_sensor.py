@@ -115,6 +115,10 @@ def test_plan_tick_overlap_window_oldest_first_and_bounded_seen():
     listed.append(obj("much-later", 3600))
     batch, state = plan_tick(listed, state, cap=2, overlap_seconds=60)
     assert [o.key for o in batch] == ["much-later"] and len(state["seen"]) == 1
+    # an object listed without LastModified is never lost to the time filter, and requested once
+    undated = ExportObject("b", "undated", '"00ff"', None)
+    batch, state = plan_tick([*listed, undated], state, cap=2, overlap_seconds=60)
+    assert [o.key for o in batch] == ["undated"] and not plan_tick([*listed, undated], state, 2, 60)[0]
     # an older-format cursor (StartAfter) starts over rather than skipping keys sorting before it
     batch, _ = plan_tick(listed, {"start_after": "zzz"}, cap=10, overlap_seconds=60)
     assert len(batch) == len(listed)
