@@ -153,7 +153,9 @@ def _domain(addr: str) -> str:
 def aligned(a: str, b: str) -> bool:
     """Relaxed alignment: the same domain, or one a subdomain of the other (e.g. mail.example.com ~ example.com)."""
     a, b = a.lower().rstrip("."), b.lower().rstrip(".")
-    return bool(a and b) and (a == b or a.endswith("." + b) or b.endswith("." + a))
+    if not a or not b or "." not in a or "." not in b:  # never a bare top-level domain
+        return False
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def parse_auth_results(value: str) -> tuple[str, dict[str, list[tuple[str, dict[str, str]]]]]:

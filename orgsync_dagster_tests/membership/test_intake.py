@@ -84,6 +84,12 @@ def test_spf_and_dkim_aligned_pass_without_dmarc_is_accepted_unaligned_is_not():
     assert not v.accepted and v.reason == "unauthenticated"
 
 
+def test_alignment_is_relaxed_but_never_to_a_bare_top_level_domain():
+    assert intake.aligned("mail.example.com", "example.com") and intake.aligned("example.com", "EXAMPLE.com.")
+    assert not intake.aligned("com", "example.com") and not intake.aligned("example.com", "badexample.com")
+    assert not intake.aligned("", "example.com")
+
+
 def test_sender_subject_and_verdict_rules():
     other_sender = IntakeSettings(allowed_senders=("someone@example.com",))
     v = decide(export_eml(), other_sender)
