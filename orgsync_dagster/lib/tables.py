@@ -70,6 +70,7 @@ api_requests = sa.Table(
 DOMAIN_TABLE_MODULES = (
     "orgsync_dagster.events.tables",
     "orgsync_dagster.membership.tables",
+    "orgsync_dagster.membership.mirror_tables",
     "orgsync_dagster.calls.tables",
     "orgsync_dagster.shifts.tables",
     "orgsync_dagster.web.tables",

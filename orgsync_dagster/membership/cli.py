@@ -22,9 +22,13 @@ __all__ = ["main", "register", "run_diff"]
 
 def register(subparsers) -> None:
     """Add the ``diff`` and ``push`` sub-commands to the ``orgsync membership`` sub-parsers object."""
+    from orgsync_dagster.membership.approvals_cli import register_approvals
+    from orgsync_dagster.membership.drift_cli import register_resync
     from orgsync_dagster.membership.push_cli import register_push
 
     register_push(subparsers)
+    register_approvals(subparsers)
+    register_resync(subparsers)
     p = subparsers.add_parser(
         "diff",
         help="diff two membership exports (CSV, ZIP or raw e-mail): new / updated / lapsed / unchanged",

@@ -8,7 +8,7 @@ from orgsync_dagster.membership import store
 from orgsync_dagster.membership.diff import CHANGED_COLUMNS, diff_snapshots
 from orgsync_dagster.membership.guard import evaluate_guard
 from orgsync_dagster.membership.keys import DIFF_KEY, GUARD_CHECK, SNAPSHOT_KEY, export_partitions
-from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, mask_key
+from orgsync_dagster.membership.mapping import mapped_columns, mask_key
 from orgsync_dagster.membership.settings import settings
 from orgsync_dagster.membership.snapshot_asset import membership_snapshot
 from orgsync_dagster.resources.slack import SlackResource
@@ -71,8 +71,8 @@ def membership_diff(
             f"Export {pk} is keyed on {key!r} but the previous export {base['partition_key']} on "
             f"{base['key_column']!r}; both must use the same membership.key_column."
         )
-    new_cols = [key] + [c for c in MAPPED_COLUMNS if c != key and c in me["columns"]]
-    old_cols = [key] + [c for c in MAPPED_COLUMNS if c != key and c in (base or me)["columns"]]
+    new_cols = [key] + [c for c in mapped_columns(s.member_rule) if c != key and c in me["columns"]]
+    old_cols = [key] + [c for c in mapped_columns(s.member_rule) if c != key and c in (base or me)["columns"]]
     compare = [c for c in new_cols if c != key and c in old_cols]
     newer = store.load_snapshot(engine, pk, new_cols)
     older = store.load_snapshot(engine, base["partition_key"], old_cols) if base else newer.clear()

@@ -2,12 +2,16 @@
 
 Pure logic. The mapping follows the BostonDSA field mapper (seed-origins.md §2.3): names, one postal address
 (country "US"), the phone as a custom field (AN would move or merge people sharing a phone number), and the
-other columns as string custom fields. Presence in the export makes a member: ``is_member`` = "True".
+other columns as string custom fields; yes/no flag columns become the original's "True"/"False" strings.
+``is_member`` comes from the configured rule (membership/rules.py; default: ``memb_status_letter == "M"``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+
+from orgsync_dagster.membership.rules import DEFAULT_RULE, MemberRule, as_flag
 
 # canonical export column -> Action Network custom field name
 CUSTOM_FIELDS: dict[str, str] = {
@@ -25,6 +29,8 @@ CUSTOM_FIELDS: dict[str, str] = {
     "student_school_name": "student_school_name",
     "ydsa_chapter": "YDSA Chapter",
 }
+#: yes/no columns: written as the strings "True"/"False" as the original did (agate booleans)
+FLAG_COLUMNS = frozenset({"do_not_call", "p2ptext_optout", "union_member", "student_yes_no"})
 PHONE_COLUMNS = ("best_phone", "mobile_phone", "home_phone", "work_phone")
 ADDRESS_COLUMNS = ("mailing_address1", "mailing_city", "mailing_state", "mailing_zip")
 NAME_COLUMNS = {"first_name": "given_name", "last_name": "family_name"}
@@ -36,9 +42,16 @@ MAPPED_COLUMNS: tuple[str, ...] = (
     *ADDRESS_COLUMNS,
     *PHONE_COLUMNS,
     *CUSTOM_FIELDS,
+    *DEFAULT_RULE.columns,  # a change of status letter is a change (is_member follows it)
 )
 IS_MEMBER = "is_member"
 PHONE_FIELD = "Phone"
+
+
+def mapped_columns(rule: MemberRule | None = None) -> tuple[str, ...]:
+    """The compared columns for a configured ``is_member`` rule (its columns are mapped too)."""
+    extra = rule.columns if rule is not None else ()
+    return tuple(dict.fromkeys([*MAPPED_COLUMNS, *extra]))
 
 
 def _clean(value) -> str | None:
@@ -67,9 +80,18 @@ def zip_of(value) -> str | None:
     return z
 
 
-def person_from_row(row: dict, *, cleared: tuple[str, ...] = ()) -> dict:
+def person_from_row(
+    row: dict,
+    *,
+    cleared: tuple[str, ...] = (),
+    rule: MemberRule | None = None,
+    today: dt.date | None = None,
+    overrides: dict[str, str] | None = None,
+) -> dict:
     """The signup-helper ``person`` for one export row. ``cleared``: mapped columns that became empty since
-    the last export; their custom fields are removed (set to null) instead of being left stale."""
+    the last export; their custom fields are removed (set to null) instead of being left stale. ``rule``: who is
+    a member (default: the original's latest rule, status letter "M"). ``overrides``: the person's
+    ``override_<field>`` values from the Action Network mirror (membership/overrides.py), which win."""
     email = _clean(row.get("email"))
     person: dict = {"email_addresses": [{"address": email}]} if email else {}
     for col, field in NAME_COLUMNS.items():
@@ -89,7 +111,7 @@ def person_from_row(row: dict, *, cleared: tuple[str, ...] = ()) -> dict:
     for col, field in CUSTOM_FIELDS.items():
         value = _clean(row.get(col))
         if value is not None:
-            custom[field] = value
+            custom[field] = as_flag(value) if col in FLAG_COLUMNS else value
         elif col in cleared:
             custom[field] = None
     phone = phone_of(row)
@@ -97,8 +119,12 @@ def person_from_row(row: dict, *, cleared: tuple[str, ...] = ()) -> dict:
         custom[PHONE_FIELD] = phone
     elif any(c in cleared for c in PHONE_COLUMNS):
         custom[PHONE_FIELD] = None
-    custom[IS_MEMBER] = "True"
+    custom[IS_MEMBER] = (rule or DEFAULT_RULE).flag(row, today)
     person["custom_fields"] = custom
+    if overrides:
+        from orgsync_dagster.membership.overrides import apply_overrides
+
+        person = apply_overrides(person, overrides)
     return person
 
 

@@ -27,6 +27,7 @@ from orgsync_dagster.lib.runtime import ledger_factory
 from orgsync_dagster.lib.sync import Op, SyncEngine, SyncReport
 from orgsync_dagster.lib.tables import sync_attempts, sync_ledger
 from orgsync_dagster.membership.mapping import IS_MEMBER, lapse_fields, person_from_row, person_matches
+from orgsync_dagster.membership.settings import member_rule
 from orgsync_dagster.resources.action_network import ActionNetworkClient
 from orgsync_dagster.resources.http import ApiError
 
@@ -61,7 +62,7 @@ class PushPlan:
 
 
 def upsert_op(key: str, row: dict, *, reason: str, cleared: Sequence[str] = (), add_tags: Sequence[str] = ()) -> Op:
-    payload: dict = {"person": person_from_row(row, cleared=tuple(cleared))}
+    payload: dict = {"person": person_from_row(row, cleared=tuple(cleared), rule=member_rule())}
     if add_tags:
         payload["add_tags"] = list(add_tags)
     return Op(str(key), UPSERT, payload, cost=1, reason=reason)

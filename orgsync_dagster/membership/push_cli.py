@@ -40,6 +40,12 @@ def register_push(subparsers) -> None:
     p.add_argument("--warehouse-url", default=None, help="ledger database (default: ORGSYNC_WAREHOUSE_URL)")
     p.add_argument("--allow-mass-lapse", action="store_true", help="push even if the mass-lapse guard trips")
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+    p.add_argument(
+        "--refresh-mirror",
+        action="store_true",
+        help="refresh the Action Network people mirror (override_<field>) now, even without --apply; with --apply "
+        "it is refreshed when older than membership.mirror.max_age_minutes",
+    )
     p.set_defaults(func=run_push_command)
 
 
@@ -74,7 +80,7 @@ def run_push_command(args: argparse.Namespace) -> int:
     from orgsync_dagster.membership.diff import diff_snapshots
     from orgsync_dagster.membership.exports import ExportError, read_export_file
     from orgsync_dagster.membership.guard import evaluate_guard
-    from orgsync_dagster.membership.mapping import MAPPED_COLUMNS, scrub
+    from orgsync_dagster.membership.mapping import mapped_columns, scrub
     from orgsync_dagster.membership.push import (
         KeyRefused,
         add_carry_over,
@@ -97,7 +103,7 @@ def run_push_command(args: argparse.Namespace) -> int:
         older = read_export_file(args.older, key_column=key)
         newer = read_export_file(args.newer, key_column=key)
         key = newer.key_column
-        compare = [c for c in MAPPED_COLUMNS if c != key and c in older.columns and c in newer.columns]
+        compare = [c for c in mapped_columns(s.member_rule) if c != key and c in older.columns and c in newer.columns]
         result = diff_snapshots(older, newer, key=key, compare_columns=compare)
     except (ExportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -162,6 +168,25 @@ def run_push_command(args: argparse.Namespace) -> int:
             client = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps).client(
                 meter=meter
             )
+        from orgsync_dagster.membership.mirror import group_id
+        from orgsync_dagster.membership.overrides import overrides_for_push
+
+        reader = None  # a client of its own: requests_sent stays the writes
+        if api_key and (args.apply or args.refresh_mirror):
+            reader = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
+        try:
+            summary.update(
+                overrides_for_push(
+                    engine,
+                    plan.ops,
+                    client=reader.client(meter=meter) if reader else None,
+                    group=group_id(base_url, api_key) if api_key else None,
+                    max_age_minutes=0 if args.refresh_mirror else s.mirror_max_age_minutes,
+                )
+            )
+        except Exception as exc:  # the mirror of Action Network people (override_<field>) could not be read
+            print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
+            return 2
         dry, _ = run_push(engine, client, plan.ops, scope=scope, run_id=run_id, concurrency=concurrency, dry_run=True)
         summary.update(
             already_done=dry.skipped_done,

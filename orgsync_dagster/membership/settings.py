@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
 from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.membership.intake import IntakeSettings
+from orgsync_dagster.membership.rules import DEFAULT_RULE, MemberRule, rule_from_config
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class MembershipSettings:
     add_tags: tuple[str, ...] = field(default_factory=tuple)
     show_personal_data: bool = False
     sample_size: int = 10
+    #: who is a member (``membership.is_member``; see membership/rules.py); default: memb_status_letter == "M"
+    member_rule: MemberRule = DEFAULT_RULE
+    #: the Action Network people mirror (override_<field>): refreshed before a push when older than this
+    #: (0: always; an incremental refresh costs one request when nothing changed)
+    mirror_max_age_minutes: int = 0
     # intake (sensor + e-mail allow-list; see membership/intake.py)
     sensor_overlap_seconds: int = 600
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -48,6 +55,8 @@ class MembershipSettings:
             add_tags=tuple(push.get("add_tags") or ()),
             show_personal_data=bool(section.get("show_personal_data", False)),
             sample_size=int(section.get("sample_size", 10)),
+            member_rule=rule_from_config(section.get("is_member")),
+            mirror_max_age_minutes=_int(section.get("mirror") or {}, "max_age_minutes", 0),
             sensor_overlap_seconds=int(section.get("sensor_overlap_seconds", 600)),
             intake=IntakeSettings.from_config(section.get("intake")),
         )
@@ -61,6 +70,25 @@ class MembershipSettings:
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
             raise cfg.ConfigError("membership.push.concurrency and sensor_max_objects_per_tick must be >= 1")
         return s
+
+
+def _int(section, name: str, default: int) -> int:
+    if not isinstance(section, dict):
+        raise cfg.ConfigError("membership.mirror must be a mapping, e.g. {max_age_minutes: 60}")
+    value = section.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise cfg.ConfigError(f"membership.mirror.{name} must be a whole number >= 0, not {value!r}")
+    return value
+
+
+def member_rule() -> MemberRule:
+    """The configured ``membership.is_member`` rule (cached per configuration file; used per row by the push)."""
+    return _rule_for(str(os.environ.get("ORGSYNC_CONFIG") or cfg.DEFAULT_CONFIG))
+
+
+@functools.lru_cache(maxsize=8)
+def _rule_for(path: str) -> MemberRule:
+    return rule_from_config(cfg.section("membership", path).get("is_member"))
 
 
 def settings() -> MembershipSettings:

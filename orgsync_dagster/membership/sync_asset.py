@@ -11,6 +11,7 @@ from orgsync_dagster.membership.diff_asset import membership_diff
 from orgsync_dagster.membership.guard import evaluate_guard
 from orgsync_dagster.membership.keys import DIFF_KEY, PUSH_CHECK, SYNC_KEY, export_partitions
 from orgsync_dagster.membership.mapping import scrub
+from orgsync_dagster.membership.overrides import overrides_for_push
 from orgsync_dagster.membership.push import (
     KeyRefused,
     add_carry_over,
@@ -118,6 +119,11 @@ def membership_sync(
     for problem in plan.problems:
         context.log.warning(problem)
     with metered(engine) as meter:
+        # override_<field> from the Action Network people mirror (refreshed by paging; a client of its own, so
+        # requests_spent stays the writes)
+        mirror = overrides_for_push(
+            engine, plan.ops, client=action_network.client(meter=meter), max_age_minutes=s.mirror_max_age_minutes
+        )
         client = action_network.client(meter=meter)
         rps = config.requests_per_second or action_network.requests_per_second
         client.http.rate_limiter = TokenBucket(rps, capacity=1.0)
@@ -171,6 +177,7 @@ def membership_sync(
             "estimated_seconds": round(estimate_seconds(report.planned_requests, rps, s.concurrency), 1),
             **outcome,
             "requests_spent": requests_spent,
+            **mirror,
             "seconds": round(seconds, 1),
             "requests_per_second": round(requests_spent / seconds, 2) if seconds > 0 else 0.0,
             "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors) or "_none_"),
