@@ -32,7 +32,7 @@ def _s3_problem(exc: Exception) -> str:
 def membership_export_sensor(context: dg.SensorEvaluationContext, s3: S3Resource):
     """Lists the prefix and requests every object not requested before, whatever its key's sort order (SES keys
     are random): the cursor is a LastModified watermark plus the objects already requested within
-    ``sensor_overlap_seconds`` of it. At most ``sensor_max_objects_per_tick`` per tick, oldest first. One run per
+    ``sensor_overlap_seconds`` of it, and an object whose partition already exists is never requested again. At most ``sensor_max_objects_per_tick`` per tick, oldest first. One run per
     object (run_key = key + ETag); the snapshot asset decides (intake allow-list) and records any rejection."""
     try:
         s = settings()
@@ -52,6 +52,10 @@ def membership_export_sensor(context: dg.SensorEvaluationContext, s3: S3Resource
             "the next tick tries again",
             cursor=context.cursor,
         )
+    # an object whose partition exists was requested already (the instance's record; a lost or old-format cursor
+    # then costs no re-request)
+    known = set(context.instance.get_dynamic_partitions(export_partitions.name))
+    listed = [o for o in listed if partition_key_for(o.key, o.etag, s.s3_prefix) not in known]
     batch, new_state = plan_tick(listed, state, s.sensor_max_objects_per_tick, s.sensor_overlap_seconds)
     cursor = json.dumps(new_state) if new_state else context.cursor
     if not batch:

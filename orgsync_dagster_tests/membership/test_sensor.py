@@ -89,8 +89,14 @@ def test_sensor_sees_random_keys_arriving_in_any_order_beyond_the_cap(env):
     assert ticks == [[put[0]]]
     state = json.loads(cursor)
     assert len(state["seen"]) <= len(put) + 1  # bounded by the overlap window, not the bucket's history
+    # a lost (or old-format StartAfter) cursor requests nothing twice: existing partitions are the record
+    assert not env.sensor_tick(None).run_requests
+    assert not env.sensor_tick(json.dumps({"start_after": PREFIX + "zzzz"})).run_requests
+    late = env.put("0" + _ses_key(rng), body)
+    assert [r.tags[TAG_KEY] for r in env.sensor_tick(None).run_requests] == [late]
+    put.append(late)
     parts = env.instance.get_dynamic_partitions(export_partitions.name)
-    assert len(parts) == len(put) + 1 and all(len(p) <= MAX_PARTITION_KEY for p in parts)
+    assert len(parts) == len(put) + 1 and all(len(p) <= MAX_PARTITION_KEY for p in parts)  # + the overwrite
 
 
 def test_plan_tick_overlap_window_oldest_first_and_bounded_seen():
