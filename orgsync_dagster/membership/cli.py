@@ -70,6 +70,25 @@ def _describe(label: str, info: dict | None) -> str:
     )
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formulas(frame):
+    """The frame with every text cell that a spreadsheet would run as a formula (``=HYPERLINK(...)``,
+    ``+1``, ``-2``, ``@SUM``, or one starting with tab/CR) prefixed with a single quote, per the OWASP CSV
+    injection guidance.  Only for files meant for people (``--out``); the data pushed is never changed."""
+    import polars as pl
+
+    pattern = "^[" + "".join("\\" + p if p in "-" else p for p in FORMULA_PREFIXES) + "]"
+    strings = [c for c, t in frame.schema.items() if t == pl.String]
+    if not strings or frame.height == 0:
+        return frame
+    return frame.with_columns(
+        [pl.when(pl.col(c).str.contains(pattern)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in strings]
+    )
+
+
 def _write_outputs(result, out_dir: Path) -> list[Path]:
     import polars as pl
 
@@ -80,7 +99,7 @@ def _write_outputs(result, out_dir: Path) -> list[Path]:
     updated = result.updated.with_columns(pl.col(CHANGED_COLUMNS).list.join(";"))
     for name, frame in (("new", result.new), ("updated", updated), ("lapsed", result.lapsed)):
         path = out_dir / f"{name}.csv"
-        frame.write_csv(path)
+        neutralize_formulas(frame).write_csv(path)
         written.append(path)
     return written
 

@@ -32,6 +32,10 @@ class MembershipSettings:
     #: the Action Network people mirror (override_<field>): refreshed before a push when older than this
     #: (0: always; an incremental refresh costs one request when nothing changed)
     mirror_max_age_minutes: int = 0
+    # export parsing limits (parsing helper): see exports.model.ParseLimits
+    max_uncompressed_bytes: int = 4 << 30
+    max_compression_ratio: float = 100.0
+    max_field_chars: int = 1000
     # intake (sensor + e-mail allow-list; see membership/intake.py)
     sensor_overlap_seconds: int = 600
     intake: IntakeSettings = field(default_factory=IntakeSettings)
@@ -57,6 +61,9 @@ class MembershipSettings:
             sample_size=int(section.get("sample_size", 10)),
             member_rule=rule_from_config(section.get("is_member")),
             mirror_max_age_minutes=_int(section.get("mirror") or {}, "max_age_minutes", 0),
+            max_uncompressed_bytes=int(section.get("max_uncompressed_bytes", 4 << 30)),
+            max_compression_ratio=float(section.get("max_compression_ratio", 100.0)),
+            max_field_chars=int(section.get("max_field_chars", 1000)),
             sensor_overlap_seconds=int(section.get("sensor_overlap_seconds", 600)),
             intake=IntakeSettings.from_config(section.get("intake")),
         )
@@ -69,6 +76,10 @@ class MembershipSettings:
             raise cfg.ConfigError("membership.sensor_overlap_seconds must be >= 0")
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
             raise cfg.ConfigError("membership.push.concurrency and sensor_max_objects_per_tick must be >= 1")
+        if s.max_uncompressed_bytes < 1 or not s.max_compression_ratio >= 1 or s.max_field_chars < 1:
+            raise cfg.ConfigError(
+                "membership.max_uncompressed_bytes and max_field_chars must be >= 1, max_compression_ratio >= 1"
+            )
         return s
 
 

@@ -191,6 +191,7 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "container": parsed.container,
             "attachment_or_member": parsed.member or "",
             "encoding": parsed.encoding,
+            "export_format": parsed.format_name,
             "parser": parsed.parser,
             "columns": dg.MetadataValue.json(parsed.columns),
             "warnings": dg.MetadataValue.json(parsed.warnings + verdict.warnings),
