@@ -212,3 +212,23 @@ def test_an_export_gone_before_its_copy_is_recorded_as_unreadable(env):
     (rej,) = intake.rejections(env.engine, req.partition_key)
     assert rej["reason"] == "unreadable" and rej["kept_copy"] is None and rej["s3_key"] == key
     assert store.get_export(env.engine, req.partition_key)["status"] == "failed"
+
+
+def test_everything_the_parser_opens_as_an_e_mail_is_judged_as_one():
+    from orgsync_dagster.membership.exports.containers import looks_like_email
+
+    body = b"\r\n\r\nemail\r\na@example.org\r\n"
+    good = export_eml()
+    cases = [
+        SAMPLE_EML.read_bytes(),
+        good,
+        b"Content-Type: text/csv\r\nX-Other: 1" + body,
+        b"DKIM-Signature: v=1\r\nX-Other: 1" + body,
+        b"Delivered-To: x@example.org\r\nX-Other: 1" + body,
+        b"X-SES-RECEIPT: abc\r\nX-Other: 1" + body,
+        b"Subject:no-space\r\nFrom:a@example.com" + body,
+    ]
+    for data in cases:
+        assert looks_like_email(data)
+        assert intake.header_block(data) is not None
+        assert decide(data, ALLOWED).accepted is (data is good)
