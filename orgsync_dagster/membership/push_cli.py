@@ -148,6 +148,9 @@ def run_push_command(args: argparse.Namespace) -> int:
         lapsed=result.counts["lapsed"],
         max_lapsed_share=s.max_lapsed_share,
         max_shrink_share=s.max_shrink_share,
+        quarantined=newer.rows_quarantined,
+        held=result.held_count,
+        max_quarantined_share=s.max_quarantined_share,
     )
 
     from orgsync_dagster.resources.warehouse import engine_for

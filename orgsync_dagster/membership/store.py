@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 
 from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ParsedExport
+from orgsync_dagster.membership.exports import quarantined_values as _quarantined_values
 from orgsync_dagster.membership.tables import (
     approvals,
     diff_rows,
@@ -55,6 +56,19 @@ def _copy_out(engine: Engine, select_sql: str, params: dict) -> pl.DataFrame:
     return pl.read_csv(buf, infer_schema=False)
 
 
+def _pg_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """PostgreSQL text and jsonb cannot hold NUL (``\\x00``, ``\\u0000``): the export parser quarantines such
+    rows, this is the last line of defence for any frame on its way to COPY (NUL written as ``\\x00``)."""
+    strings = [c for c, t in frame.schema.items() if t == pl.String]
+    if not strings or frame.height == 0:
+        return frame
+    found = frame.select([pl.col(c).str.contains("\x00", literal=True).any() for c in strings]).row(0)
+    bad = [c for c, f in zip(strings, found) if f]
+    if not bad:
+        return frame
+    return frame.with_columns([pl.col(c).str.replace_all("\x00", "\\x00", literal=True) for c in bad])
+
+
 def _json_column(frame: pl.DataFrame, columns: list[str], name: str) -> pl.Expr:
     if not columns:
         return pl.lit(None, dtype=pl.String).alias(name)
@@ -81,13 +95,13 @@ def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> 
     key = parsed.key_column
     canon = [c for c in parsed.rows.columns if c in CANONICAL_COLUMNS]
     extras = [c for c in parsed.rows.columns if c not in CANONICAL_COLUMNS]
-    rows = parsed.rows.select(
+    rows = _pg_text(parsed.rows).select(
         pl.lit(partition_key).alias("partition_key"),
         pl.col(key).alias("member_key"),
         *canon,
         _json_column(parsed.rows, extras, "extra"),
     )
-    q = parsed.quarantine
+    q = _pg_text(parsed.quarantine)
     data_cols = [c for c in q.columns if not c.startswith("_")]
     quarantine = q.select(
         pl.lit(partition_key).alias("partition_key"),
@@ -112,6 +126,19 @@ def _replace_partition(engine: Engine, partition_key: str, tables: list[tuple[sa
         raise
     finally:
         raw.close()
+
+
+def quarantined_values(engine: Engine, partition_key: str) -> pl.Series:
+    """The candidate key values of the partition's quarantined rows, as stored (every field value, stripped,
+    e-mails lower-cased; see ``ParsedExport.quarantined_values``): a key found here is in the raw export."""
+    values: list[str] = []
+    with engine.connect() as conn:
+        for data in conn.execute(
+            sa.select(quarantine_rows.c.data).where(quarantine_rows.c.partition_key == partition_key)
+        ).scalars():
+            d = data if isinstance(data, dict) else json.loads(data or "{}")
+            values.extend(str(v) for v in d.values() if v is not None)
+    return _quarantined_values(pl.DataFrame({"value": pl.Series(values, dtype=pl.String)}))
 
 
 def load_snapshot(engine: Engine, partition_key: str, columns: list[str]) -> pl.DataFrame:
@@ -178,7 +205,7 @@ def store_diff(engine: Engine, partition_key: str, base: str | None, result, cha
             pl.col(changed_field).list.join(",") if changed_field in frame.columns else pl.lit(None, dtype=pl.String)
         )
         parts.append(
-            frame.select(
+            _pg_text(frame).select(
                 pl.lit(partition_key).alias("partition_key"),
                 pl.col(key).alias("member_key"),
                 pl.lit(status).alias("status"),

@@ -1,0 +1,246 @@
+"""Row checks on the raw string frame: why each row is quarantined (if it is) and the quarantine frame.
+
+Vectorised polars expressions only.  A column is scanned once for control characters and its longest
+field (``str.len_bytes`` is free on string views); the per-row work only runs for the columns where
+something was found, so a clean file pays one scan.
+"""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+
+import polars as pl
+
+from .columns import EMAIL_PATTERN
+from .model import ParseLimits
+
+#: C0 controls that are not data.  Tab, LF and CR inside a (quoted) field are allowed.
+CONTROL_PATTERN = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
+_CONTROLS = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"]
+
+# Values that are already normalised: no surrounding whitespace, not empty (e-mail: no upper case).
+_CLEAN_VALUE = r"^\S(?:.*\S)?$"
+_CLEAN_EMAIL = r"^[^\s\p{Lu}](?:\P{Lu}*[^\s\p{Lu}])?$"
+
+
+def normalise_expr(c: str) -> pl.Expr:
+    e = pl.col(c).str.strip_chars().replace("", None)
+    if c == "email":
+        e = e.str.to_lowercase()
+    elif c == "mailing_zip":
+        e = pl.when(e.str.contains(r"^\d{3,4}$")).then(e.str.zfill(5)).otherwise(e)
+    return e.alias(c)
+
+
+def needs_normalising(s: pl.Series) -> bool:
+    """Whether a column has surrounding whitespace, empty strings, upper-case e-mails or short zips.
+    A regex scan that allocates nothing per value: a clean column is kept as is (no copy), which
+    matters for memory with millions of rows."""
+    if s.len() == s.null_count():
+        return False
+    c = pl.col(s.name)
+    clean = c.str.contains(_CLEAN_EMAIL if s.name == "email" else _CLEAN_VALUE)
+    if s.name == "mailing_zip":
+        clean = clean & ~c.str.contains(r"^\d{3,4}$")
+    return not bool(s.to_frame().select(clean.fill_null(True).all()).item())
+
+
+def scan_bytes(source: bytes | Path) -> tuple[bool, int]:
+    """(whether the (UTF-8 or single-byte) CSV bytes hold a C0 control other than tab/LF/CR, number of line
+    feeds).  A vectorised scan of the bytes (~0.3 ns a byte, memory-mapped for a file): a clean file skips the
+    per-value scan of every column (~50 ns a value), and the line count bounds the parse's memory."""
+    import numpy as np
+
+    def scan(buf) -> tuple[bool, int]:
+        a = np.frombuffer(buf, dtype=np.uint8)
+        step = 1 << 20  # cache-sized chunks, one reused mask
+        mask = np.empty(min(step, a.size), dtype=bool)
+        controls, lines = False, 0
+        for start in range(0, a.size, step):
+            c = a[start : start + step]
+            m = mask[: c.size]
+            np.less(c, 32, out=m)
+            low = int(np.count_nonzero(m))
+            if not low:
+                continue
+            np.equal(c, 10, out=m)
+            lf = int(np.count_nonzero(m))
+            lines += lf
+            low -= lf
+            if low and not controls:
+                np.equal(c, 13, out=m)
+                low -= int(np.count_nonzero(m))
+                np.equal(c, 9, out=m)
+                low -= int(np.count_nonzero(m))
+                controls = low > 0
+        return controls, lines
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return scan(source)
+    with open(source, "rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False, 0
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            found = scan(mm)
+            del mm  # the numpy views are gone: the map can close
+    return found
+
+
+def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = True) -> tuple[list[str], list[str]]:
+    """(columns holding a control character, columns holding a field longer than the limit).  With
+    ``controls=False`` (the bytes were scanned and are clean) only the lengths are looked at."""
+    if raw.height == 0 or raw.width == 0:
+        return [], []
+    names = raw.columns
+    w = len(names)
+    stats = raw.select(
+        [pl.col(c).str.len_bytes().max().alias(f"l{i}") for i, c in enumerate(names)]
+        + (
+            [pl.col(c).str.contains(CONTROL_PATTERN).any().alias(f"c{i}") for i, c in enumerate(names)]
+            if controls
+            else []
+        )
+    ).row(0)
+    ctrl = [c for i, c in enumerate(names) if controls and stats[w + i]]
+    # bytes >= characters: only a column whose longest field has more bytes than the limit can be too long
+    long = [c for i, c in enumerate(names) if (stats[i] or 0) > limits.max_field_chars]
+    return ctrl, long
+
+
+def row_reasons(raw: pl.DataFrame, k: pl.Series, key: str, limits: ParseLimits, *, controls: bool = True) -> pl.Series:
+    """Per row: the quarantine reason, or null for a usable row.  ``k`` is the normalised key column;
+    ``controls=False`` when the file's bytes are known to hold no control character."""
+    ctrl, long = _unsafe_columns(raw, limits, controls)
+    safety: list[tuple[pl.Expr, str]] = []
+    if ctrl:
+        safety.append(
+            (pl.any_horizontal([pl.col(c).str.contains(CONTROL_PATTERN) for c in ctrl]), "control_characters")
+        )
+    if long:
+        too_long = pl.any_horizontal([pl.col(c).str.len_chars() > limits.max_field_chars for c in long])
+        safety.append((too_long, "field_too_long"))
+    reason = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
+    for cond, label in safety:
+        reason = reason.when(cond.fill_null(False)).then(pl.lit(label))
+    reason = reason.when(pl.col("_k").is_null()).then(pl.lit("missing_key"))
+    if key == "email":
+        reason = reason.when(~pl.col("_k").str.contains(EMAIL_PATTERN)).then(pl.lit("invalid_email"))
+    frame = raw.select([*{*ctrl, *long}]).with_columns(k.alias("_k")) if safety else pl.DataFrame({"_k": k})
+    reasons = frame.select(reason.otherwise(pl.lit(None, dtype=pl.String)).alias("_reason"))["_reason"]
+    del frame
+    n_ok = reasons.null_count()
+    if n_ok:
+        ok_key = pl.when(pl.col("_reason").is_null()).then(pl.col("_k"))
+        frame = pl.DataFrame({"_k": k, "_reason": reasons})
+        if frame.select(ok_key.drop_nulls().hash().n_unique()).item() != n_ok:
+            # duplicates (or a 64-bit hash collision, settled exactly here): keep the first occurrence
+            reasons = frame.select(
+                pl.when(ok_key.is_not_null() & ~ok_key.is_first_distinct())
+                .then(pl.lit("duplicate_key"))
+                .otherwise(pl.col("_reason"))
+                .alias("_reason")
+            )["_reason"]
+    return reasons
+
+
+def embedded_newline_offsets(raw: pl.DataFrame) -> pl.Series:
+    """Per row: number of newlines inside fields of *earlier* rows (to turn record numbers into lines)."""
+    per_row = raw.select(
+        pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in raw.columns]).alias(
+            "n"
+        )
+    )["n"]
+    return (per_row.cum_sum() - per_row).cast(pl.Int64)
+
+
+def empty_quarantine(names: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"_line": pl.Series([], dtype=pl.Int64), "_reason": pl.Series([], dtype=pl.String)}
+        | {c: pl.Series([], dtype=pl.String) for c in names}
+    )
+
+
+def safe_values(q: pl.DataFrame, names: list[str], limits: ParseLimits) -> pl.DataFrame:
+    """Quarantined values in a form any store accepts: C0 controls (other than tab/CR/LF) escaped as
+    ``\\xNN`` and fields over the limit cut to it with a ``…[cut: N characters]`` marker."""
+    if q.height == 0:
+        return q
+    ctrl, long = _unsafe_columns(q.select(names), limits)
+    exprs = []
+    for c in {*ctrl, *long}:
+        e = pl.col(c)
+        if c in long:
+            n = e.str.len_chars()
+            e = (
+                pl.when(n > limits.max_field_chars)
+                .then(
+                    pl.concat_str(
+                        [
+                            e.str.slice(0, limits.max_field_chars),
+                            pl.lit("…[cut: "),
+                            n.cast(pl.String),
+                            pl.lit(" characters]"),
+                        ]
+                    )
+                )
+                .otherwise(e)
+            )
+        if c in ctrl:
+            for ch in _CONTROLS:
+                e = e.str.replace_all(ch, f"\\x{ord(ch):02x}", literal=True)
+        exprs.append(e.alias(c))
+    return q.with_columns(exprs) if exprs else q
+
+
+def build_quarantine(
+    raw: pl.DataFrame,
+    reasons: pl.Series,
+    *,
+    names: list[str],
+    lines: list[int] | None,
+    has_quotes: bool,
+    bad_lines: list[int],
+    bad_rows: list[list[str]],
+    sep: str,
+    limits: ParseLimits,
+) -> pl.DataFrame:
+    """The quarantined rows with their original values (made storable by :func:`safe_values`)."""
+    bad_mask = reasons.is_not_null()
+    n_bad = int(bad_mask.sum())
+    if not n_bad and not bad_rows:
+        return empty_quarantine(names)
+    n = raw.height
+    if lines is not None:
+        line_col = pl.Series("_line", lines, dtype=pl.Int64)
+    else:
+        line_col = pl.int_range(2, n + 2, dtype=pl.Int64, eager=True).alias("_line")
+        if n_bad and has_quotes:
+            line_col = line_col + embedded_newline_offsets(raw)
+    q = raw.filter(bad_mask).with_columns(
+        line_col.filter(bad_mask).alias("_line"), reasons.filter(bad_mask).alias("_reason")
+    )
+    # a row whose every field is empty is reported as blank_row rather than missing_key
+    q = q.with_columns(
+        pl.when(pl.all_horizontal([pl.col(c).str.strip_chars().replace("", None).is_null() for c in names]))
+        .then(pl.lit("blank_row"))
+        .otherwise(pl.col("_reason"))
+        .alias("_reason")
+    ).select(["_line", "_reason", *names])
+    if bad_rows:
+        width = len(names)
+        malformed = pl.DataFrame(
+            {
+                "_line": pl.Series(bad_lines, dtype=pl.Int64),
+                "_reason": pl.Series(["malformed_row"] * len(bad_rows), dtype=pl.String),
+                **{
+                    c: pl.Series(
+                        [(sep.join(r[i:]) if i == width - 1 else r[i]) if i < len(r) else None for r in bad_rows],
+                        dtype=pl.String,
+                    )
+                    for i, c in enumerate(names)
+                },
+            }
+        )
+        q = pl.concat([q, malformed]).sort("_line")
+    return safe_values(q, names, limits)
