@@ -15,7 +15,8 @@ The From line alone is never trusted (anyone can write it). Only the *first* ``A
 ``Authentication-Results: amazonses.com; dmarc=pass`` further down is ignored.
 
 Plain CSV/ZIP objects (not e-mail) are accepted or not by ``membership.intake.allow_plain_files``. With no
-``allowed_senders`` configured the allow-list is off (every e-mail accepted, with a warning). Reasons never carry an
+``allowed_senders`` configured, e-mails are refused in the production profile and accepted with a warning in the local
+one (demo, tests, playground). Reasons never carry an
 e-mail address (masked with :func:`orgsync_dagster.membership.mapping.mask_key`).
 """
 
@@ -27,8 +28,6 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
-
-import sqlalchemy as sa
 
 from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.membership.mapping import mask_key, scrub
@@ -222,8 +221,9 @@ def _authenticated(msg, from_domain: str, authserv_id: str) -> tuple[bool, str]:
     return False, f"neither dmarc=pass nor aligned spf+dkim pass for the From domain ({seen})"
 
 
-def decide(data: bytes, s: IntakeSettings) -> Verdict:
-    """Accept or reject one raw export before it is parsed."""
+def decide(data: bytes, s: IntakeSettings, *, local: bool = False) -> Verdict:
+    """Accept or reject one raw export before it is parsed. ``local``: the local profile (demo, tests, playground),
+    where an e-mail is accepted without an allow-list (with a warning); in production it is refused."""
     block = header_block(data)
     if block is None:
         if s.allow_plain_files:
@@ -241,6 +241,15 @@ def decide(data: bytes, s: IntakeSettings) -> Verdict:
         value = _first(msg, verdict_header).upper()
         if value == "FAIL":
             return Verdict(False, name, f"SES {name} verdict FAIL", "email", masked)
+    if not s.allowed_senders and not local:
+        return Verdict(
+            False,
+            "allow_list_missing",
+            "membership.intake.allowed_senders is not configured: in production an e-mailed export is only accepted "
+            "from configured senders",
+            "email",
+            masked,
+        )
     if not s.allowed_senders:
         return Verdict(
             True,
@@ -290,6 +299,8 @@ def record_rejection(
 
 
 def rejections(engine, partition_key: str | None = None) -> list[dict]:
+    import sqlalchemy as sa  # not at import: the settings (and so the CLI's diff path) import this module
+
     from orgsync_dagster.membership.tables import intake_rejections
 
     q = sa.select(intake_rejections).order_by(intake_rejections.c.id)

@@ -6,6 +6,7 @@ import posixpath
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orgsync_dagster.lib import profile
 from orgsync_dagster.lib.runtime import markdown_table
 from orgsync_dagster.membership import intake, store
 from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportError, read_export
@@ -138,7 +139,7 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         )
         raise _fail(engine, pk, f"Export {pk}: {exc}.", None) from None
     store.record_export(engine, pk, last_modified=obj.last_modified, size_bytes=len(data))
-    verdict = intake.decide(data, s.intake)
+    verdict = intake.decide(data, s.intake, local=profile.is_local())
     if not verdict.accepted:
         raise _reject(engine, pk, obj, verdict, kept)
     try:

@@ -116,7 +116,7 @@ def test_real_looking_sample_without_ses_headers_is_rejected_when_the_list_is_on
     assert intake.header_block(data) is not None
     v = decide(data, IntakeSettings(allowed_senders=("actionkit@example.com",), subject_pattern="test"))
     assert (v.accepted, v.reason) == (False, "unauthenticated") and "no Authentication-Results" in v.detail
-    v = decide(data, IntakeSettings())  # allow-list not configured: accepted with a warning
+    v = decide(data, IntakeSettings(), local=True)  # allow-list not configured (local profile): accepted, warned
     assert v.accepted and v.warnings
 
 
@@ -232,3 +232,13 @@ def test_everything_the_parser_opens_as_an_e_mail_is_judged_as_one():
         assert looks_like_email(data)
         assert intake.header_block(data) is not None
         assert decide(data, ALLOWED).accepted is (data is good)
+
+
+def test_without_an_allow_list_production_refuses_e_mails_and_local_accepts_them_with_a_warning():
+    no_list = IntakeSettings()
+    refused = decide(export_eml(), no_list)
+    assert not refused.accepted and refused.reason == "allow_list_missing"
+    assert "allowed_senders" in refused.detail and "@" not in refused.detail
+    local = decide(export_eml(), no_list, local=True)
+    assert local.accepted and any("allowed_senders" in w for w in local.warnings)
+    assert decide(b"email,first_name\na@example.org,A\n", no_list).accepted  # plain files follow their own setting
