@@ -58,6 +58,9 @@ def _check_order(engine, pk: str, diff: dict, s) -> str | None:
         max_shrink_share=s.max_shrink_share,
         decision=store.latest_decision(engine, pk),
         partition_key=pk,
+        quarantined=int((store.get_export(engine, pk) or {}).get("rows_quarantined") or 0),
+        held=int(diff.get("held") or 0),
+        max_quarantined_share=s.max_quarantined_share,
     )
     if not guard.passed:
         raise dg.Failure(f"Export {pk} is not pushed: {guard.description}", allow_retries=False)

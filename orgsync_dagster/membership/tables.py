@@ -75,6 +75,7 @@ diffs = sa.Table(
     sa.Column("updated", sa.BigInteger),
     sa.Column("lapsed", sa.BigInteger),
     sa.Column("unchanged", sa.BigInteger),
+    sa.Column("held", sa.BigInteger),  # older members found only in quarantined rows: never lapsed
     sa.Column("computed_at", TZ, server_default=sa.func.now()),
     schema="membership",
 )
