@@ -210,12 +210,16 @@ def _add_web(sub) -> None:
 COMMANDS = [_add_dev, _add_sandbox, _add_demo, _add_doctor, _add_web]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only_domain: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only_domain`` (e.g. ``"membership"``) the other domains' command modules are not
+    imported (``orgsync membership diff`` starts faster)."""
     parser = argparse.ArgumentParser(prog="orgsync", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)
     for name in DOMAIN_CLIS:
+        if only_domain and name != only_domain:
+            continue
         module = importlib.import_module(f"orgsync_dagster.{name}.cli")
         domain = sub.add_parser(name, help=f"{name} commands")
         module.register(domain.add_subparsers(dest=f"{name}_command", required=True))
@@ -223,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    only = argv[0] if argv and argv[0] in DOMAIN_CLIS else None  # lazy: import only that domain's commands
+    args = build_parser(only).parse_args(argv)
     return args.func(args)
 
 

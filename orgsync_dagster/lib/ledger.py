@@ -30,6 +30,17 @@ def payload_hash(payload) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def target_scope(name: str, target: str, fingerprint: str, *, max_len: int = 64) -> str:
+    """The ledger scope of one remote target: ``name|target|fingerprint`` (e.g. ``default|actionnetwork.org/api/v2|
+    1a2b3c4d5e6f``), so the same records pushed to another group (another URL or key) are pushed again there.
+    ``fingerprint`` is a hash of the credential, never the credential. Too long for the column: the target part is
+    replaced by a hash of it."""
+    scope = f"{name}|{target}|{fingerprint}"
+    if len(scope) > max_len:
+        scope = f"{name[:20]}|u{hashlib.sha256(target.encode()).hexdigest()[:16]}|{fingerprint}"
+    return scope[:max_len]
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     record_key: str

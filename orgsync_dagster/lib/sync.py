@@ -68,13 +68,15 @@ class SyncReport:
     failed: int = 0
     uncertain: int = 0
     not_sent_budget: int = 0
+    not_attempted: int = 0  # left as they were (not marked in flight) after a stop: target unreachable
+    stop_reason: str | None = None
     planned_requests: int = 0
     errors: list[str] = field(default_factory=list)  # a sample, never payloads
     receipts: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.uncertain == 0 and self.not_sent_budget == 0
+        return self.failed == 0 and self.uncertain == 0 and self.not_sent_budget == 0 and self.not_attempted == 0
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class SyncReport:
             "failed": self.failed,
             "uncertain": self.uncertain,
             "not_sent_budget": self.not_sent_budget,
+            "not_attempted": self.not_attempted,
         }
 
 
@@ -150,11 +153,14 @@ class SyncEngine:
         total = len(to_send)
         lock = threading.Lock()
         budget_hit = threading.Event()
+        stopped = threading.Event()  # an error said nothing more can be sent (e.g. the host refuses connections)
 
         def send(op: Op) -> str:
             nonlocal done
             if budget_hit.is_set():
                 return "budget"
+            if stopped.is_set():
+                return "not_attempted"  # untouched in the ledger: planned again by the next run
             phash = op.payload_hash
             ledger.mark_in_flight(op.key, op.action, phash)
             try:
@@ -165,7 +171,11 @@ class SyncEngine:
                 ledger.record(op.key, op.action, phash, FAILED, error="not sent: daily request budget reached")
                 return "budget"
             except ApiError as exc:
-                outcome = UNCERTAIN if exc.uncertain else FAILED
+                if getattr(exc, "stop_run", False):
+                    with lock:
+                        report.stop_reason = report.stop_reason or exc.detail
+                    stopped.set()
+                outcome = UNCERTAIN if exc.uncertain and not getattr(exc, "not_sent", False) else FAILED
                 ledger.record(op.key, op.action, phash, outcome, error=str(exc)[:1000], http_status=exc.status or None)
                 with lock:
                     if len(report.errors) < 20:
@@ -192,6 +202,10 @@ class SyncEngine:
             uncertain = [op for op, r in zip(pending, results) if r == UNCERTAIN]
             report.failed += sum(1 for r in results if r == FAILED)
             report.not_sent_budget += sum(1 for r in results if r == "budget")
+            report.not_attempted += sum(1 for r in results if r == "not_attempted")
+            if stopped.is_set():
+                report.uncertain += len([r for r in results if r == UNCERTAIN])
+                break
             if not uncertain:
                 break
             if round_no == self.max_rounds:

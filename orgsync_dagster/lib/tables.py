@@ -92,3 +92,25 @@ def ensure_schema(engine: Engine) -> None:
         for schema in schemas:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         metadata.create_all(conn, checkfirst=True)
+        _add_missing_columns(conn)
+
+
+def _add_missing_columns(conn) -> None:
+    """Additive migration: a nullable column added to a table definition after its table was created (an older
+    warehouse) is added with ALTER TABLE. Anything else (a NOT NULL column without default, a changed type) stops
+    with a message naming it rather than failing later in an INSERT."""
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        existing = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        for column in table.columns:
+            if column.name in existing:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise RuntimeError(
+                    f"warehouse table {table.schema}.{table.name} lacks the NOT NULL column {column.name!r}: it needs "
+                    "a hand-written migration"
+                )
+            ddl = column.type.compile(dialect=conn.dialect)
+            conn.execute(
+                sa.text(f'ALTER TABLE "{table.schema}"."{table.name}" ADD COLUMN IF NOT EXISTS "{column.name}" {ddl}')
+            )

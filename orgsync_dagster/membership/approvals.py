@@ -138,6 +138,9 @@ def _states(conn, s: MembershipSettings, where=None) -> list[ExportState]:
             lapsed=_int(r["lapsed"]),
             max_lapsed_share=s.max_lapsed_share,
             max_shrink_share=s.max_shrink_share,
+            quarantined=_int(r["rows_quarantined"]),
+            held=_int(r["held"]),
+            max_quarantined_share=s.max_quarantined_share,
         )
         decision = None
         if r["d_id"] is not None:

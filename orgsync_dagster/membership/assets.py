@@ -1,14 +1,10 @@
 """Dagster assets of the ActionKit membership export -> Action Network sync (one partition per export).
 
-Approving an export the mass-lapse guard blocked (or rejecting it): re-run the ``membership_sync`` job for
-that partition with the run config
-
-    ops:
-      membership__diff:
-        config: {decision: approve, decided_by: "Your Name", note: "national confirmed the purge"}
-
-(``decision: reject`` discards the export: it is never pushed and later exports are compared with the one
-before it). The decision is stored in ``membership.approvals``; inserting a row there has the same effect.
+Approving an export the mass-lapse guard blocked (or rejecting it) is one command,
+``orgsync membership approve|reject EXPORT --by NAME --note TEXT`` (or the web app's /staff/membership page):
+``approvals.decide`` records it and ``membership_approval_sensor`` starts the push of an approved export. A rejected
+export is never pushed and later exports are compared with the one before it. The diff asset's run config
+(``decision``, ``decided_by``, ``note``) goes through the same rules.
 """
 
 from orgsync_dagster.membership.diff_asset import DiffConfig, membership_diff

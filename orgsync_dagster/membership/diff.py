@@ -32,15 +32,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-import numpy as np
 import polars as pl
 
 from .exports import CANONICAL_COLUMNS, ParsedExport, read_export_file, resolve_column
 
-__all__ = ["CHANGED_COLUMNS", "DiffResult", "STATUSES", "Snapshot", "diff_files", "diff_snapshots"]
+__all__ = [
+    "CHANGED_COLUMNS",
+    "DiffCounts",
+    "DiffResult",
+    "HELD",
+    "STATUSES",
+    "Snapshot",
+    "diff_counts_files",
+    "diff_files",
+    "diff_snapshots",
+    "quarantined_values",
+    "read_both",
+]
 
 STATUSES: tuple[str, ...] = ("new", "updated", "lapsed", "unchanged")
-_STATUS_DTYPE = pl.Enum(list(STATUSES))
+#: an older member missing from the newer export's valid rows whose key appears in one of its quarantined
+#: rows: not lapsed (the row is there, it just could not be parsed); reported apart from the four statuses
+HELD = "held"
+_STATUS_DTYPE = pl.Enum([*STATUSES, HELD])
 CHANGED_COLUMNS = "_changed_columns"
 
 Snapshot = Union[ParsedExport, pl.DataFrame, pl.LazyFrame, "pyarrow.Table"]  # noqa: F821
@@ -72,13 +86,16 @@ class DiffResult:
     #: "hash-join" (normal) or "string-join" (fallback after a 64-bit key-hash collision)
     join: str = "hash-join"
     warnings: list[str] = field(default_factory=list)
+    #: older rows missing from the newer export's valid rows whose key appears in a quarantined row of the
+    #: newer export (see :func:`quarantined_values`): NOT lapsed, NOT in ``lapsed`` nor ``counts``
+    held: pl.DataFrame = field(default_factory=pl.DataFrame)
     # internals for the on-demand views below: (row index in older, row index in newer, status)
     _pairs: pl.DataFrame | None = field(default=None, repr=False)
     _older_keys: pl.Series | None = field(default=None, repr=False)
     _newer_keys: pl.Series | None = field(default=None, repr=False)
 
     def status_frame(self) -> pl.DataFrame:
-        """Every key of either snapshot with its ``status`` (Enum of :data:`STATUSES`); built on demand
+        """Every key of either snapshot with its ``status`` (Enum of :data:`STATUSES` + ``"held"``); built on demand
         (about 0.1 s per million keys)."""
         assert self._pairs is not None and self._older_keys is not None and self._newer_keys is not None
         in_old = self._pairs.filter(pl.col("_io").is_not_null())
@@ -95,6 +112,10 @@ class DiffResult:
         assert self._pairs is not None and self._newer_keys is not None
         idx = self._pairs.filter(pl.col("status") == "unchanged")["_in"]
         return self._newer_keys.gather(idx).alias(self.key)
+
+    @property
+    def held_count(self) -> int:
+        return self.held.height
 
     @property
     def lapsed_fraction(self) -> float:
@@ -211,19 +232,49 @@ def _join_hashed(o: pl.DataFrame, n: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(out, rechunk=True)
 
 
-def _join_strings(
-    old_df: pl.DataFrame, new_df: pl.DataFrame, key: str, o: pl.DataFrame, n: pl.DataFrame, validated: tuple[bool, bool]
-) -> pl.DataFrame:
+def _join_strings(ko: pl.Series, kn: pl.Series, o: pl.DataFrame, n: pl.DataFrame) -> pl.DataFrame:
     """Exact full outer join on the key strings (fallback after a key-hash collision)."""
-    ko = old_df.select(_key_expr(key, validated[0]).alias("_s"))["_s"]
-    kn = new_df.select(_key_expr(key, validated[1]).alias("_s"))["_s"]
     o2 = o.select("_io", "_ho").with_columns(ko.alias("_s"))
     n2 = n.select("_in", "_hn").with_columns(kn.alias("_s"))
     return o2.lazy().join(n2.lazy(), on="_s", how="full", coalesce=True).select("_io", "_in", _STATUS_EXPR).collect()
 
 
+def _count(pairs: pl.DataFrame) -> dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for s, c in pairs.group_by("status").len().iter_rows():
+        counts[str(s)] = int(c)
+    return counts
+
+
+def _classify(
+    o: pl.DataFrame, n: pl.DataFrame, ko: pl.Series, kn: pl.Series
+) -> tuple[pl.DataFrame, dict[str, int], str]:
+    """(pairs ``_io``/``_in``/``status``, counts, join) from the two reduced sides and their (normalised) keys.
+
+    Key-hash collisions cannot produce a wrong answer:
+    * two keys of the same snapshot sharing a hash, once matched, pair a row more than once - the per-side
+      totals stop adding up;
+    * two different keys (one per side) sharing a hash are paired up; their row hashes (which include the
+      key) differ, so the pair surfaces as "updated" - the real keys of the updated pairs are compared.
+    Either way the join is redone exactly on the key strings."""
+    pairs = _join_hashed(o, n)
+    counts = _count(pairs)
+    matched = counts["updated"] + counts["unchanged"]
+    consistent = matched + counts["lapsed"] == o.height and matched + counts["new"] == n.height
+    if consistent and counts["updated"]:
+        upd = pairs.filter(pl.col("status") == "updated")
+        consistent = ko.gather(upd["_io"]).equals(kn.gather(upd["_in"]), check_names=False)
+    if consistent:
+        return pairs, counts, "hash-join"
+    pairs = _join_strings(ko, kn, o, n)
+    return pairs, _count(pairs), "string-join"
+
+
+_COLLISION_WARNING = "64-bit key hash collision between different keys; used an exact string join"
+
+
 def _mask(idx: pl.Series, n_rows: int) -> pl.Series:
-    m = pl.Series("m", np.zeros(n_rows, dtype=bool))
+    m = pl.repeat(False, n_rows, dtype=pl.Boolean, eager=True).alias("m")
     if idx.len():
         m.scatter(idx, True)
     return m
@@ -243,6 +294,73 @@ def _extract(pairs: pl.DataFrame, old_df: pl.DataFrame, new_df: pl.DataFrame):
     return new_rows, lapsed_rows, before, after
 
 
+def _compare_columns(
+    old_cols: Sequence[str], new_cols: Sequence[str], key: str, compare_columns: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """(compare columns, warnings) - see :func:`diff_snapshots`."""
+    warnings: list[str] = []
+    if compare_columns is None:
+        present = set(old_cols) | set(new_cols)
+        cols = [c for c in CANONICAL_COLUMNS if c in present and c != key]
+    else:
+        cols = []
+        for c in compare_columns:
+            r = c if (c in old_cols or c in new_cols) else resolve_column(c)
+            if r == key or r in cols:
+                continue
+            if r not in old_cols and r not in new_cols:
+                raise ValueError(f"compare column {c!r} is in neither snapshot")
+            cols.append(r)
+    for c in cols:
+        for have, what in ((old_cols, "older"), (new_cols, "newer")):
+            if c not in have:
+                warnings.append(f"compare column {c!r} missing from the {what} snapshot; treated as empty")
+    return cols, warnings
+
+
+_SEPARATORS = r"[^,;\t|]+"
+
+
+def quarantined_values(quarantine: pl.DataFrame | None) -> pl.Series:
+    """Every value found in the quarantined rows of an export (``ParsedExport.quarantine`` or the same frame
+    built from ``membership.quarantine_rows.data``: ``_line``, ``_reason`` and the original values).
+
+    Each field value, stripped, as is and lower-cased (an e-mail key is lower-cased), plus the pieces of it
+    between separators (``, ; TAB |``): a malformed row (e.g. an unquoted comma in the address) shifts its
+    fields, and its last column holds the rest of the line joined.  The set is deliberately generous: a key
+    found in it is *held* (not lapsed) - a wrong hold delays a lapse by one export, a wrong lapse writes to a
+    real person."""
+    if quarantine is None or quarantine.height == 0:
+        return pl.Series("v", [], dtype=pl.String)
+    cols = [c for c in quarantine.columns if c not in ("_line", "_reason")]
+    if not cols:
+        return pl.Series("v", [], dtype=pl.String)
+    vals = quarantine.select(pl.concat_list([pl.col(c).cast(pl.String) for c in cols]).alias("v")).explode("v")["v"]
+    vals = vals.drop_nulls()
+    pieces = vals.str.extract_all(_SEPARATORS).explode().drop_nulls()
+    allv = pl.concat([vals, pieces]).str.strip_chars()
+    allv = pl.concat([allv, allv.str.to_lowercase()])
+    return allv.filter(allv != "").unique().alias("v")
+
+
+def _quarantine_of(snap: Snapshot, given: pl.DataFrame | None) -> pl.DataFrame | None:
+    if given is not None:
+        return given
+    return snap.quarantine if isinstance(snap, ParsedExport) else None
+
+
+def _values_of(snap: Snapshot, quarantine: pl.DataFrame | None) -> pl.Series:
+    values = quarantined_values(quarantine)
+    method = getattr(snap, "quarantined_values", None)  # ParsedExport.quarantined_values() once it exists
+    if callable(method) and quarantine is not None and quarantine is getattr(snap, "quarantine", None):
+        try:
+            extra = pl.Series("v", list(method()), dtype=pl.String)
+            values = pl.concat([values, extra]).unique()
+        except Exception:  # pragma: no cover - our own derivation above stands
+            pass
+    return values
+
+
 def diff_snapshots(
     older: Snapshot,
     newer: Snapshot,
@@ -250,6 +368,7 @@ def diff_snapshots(
     key: str = "email",
     compare_columns: Sequence[str] | None = None,
     sample_size: int = 5,
+    newer_quarantine: pl.DataFrame | None = None,
 ) -> DiffResult:
     """Diff two snapshots on ``key``.
 
@@ -264,6 +383,10 @@ def diff_snapshots(
     except the key; unknown/extra columns only count when listed explicitly.  A listed column
     missing from one side compares as null there (a warning is recorded); missing from both sides is
     a ``ValueError``.
+
+    ``newer_quarantine``: the newer export's quarantined rows (default: ``newer.quarantine`` when
+    ``newer`` is a ParsedExport).  An older key missing from the newer valid rows but present in one of
+    them (:func:`quarantined_values`) is *held*, not lapsed (``DiffResult.held``).
     """
     t0 = time.perf_counter()
     old_df, old_info = _as_frame(older, "older")
@@ -277,24 +400,7 @@ def diff_snapshots(
         isinstance(older, ParsedExport) and older.key_column == key,
         isinstance(newer, ParsedExport) and newer.key_column == key,
     )
-
-    warnings: list[str] = []
-    if compare_columns is None:
-        present = set(old_df.columns) | set(new_df.columns)
-        cols = [c for c in CANONICAL_COLUMNS if c in present and c != key]
-    else:
-        cols = []
-        for c in compare_columns:
-            r = c if (c in old_df.columns or c in new_df.columns) else resolve_column(c)
-            if r == key or r in cols:
-                continue
-            if r not in old_df.columns and r not in new_df.columns:
-                raise ValueError(f"compare column {c!r} is in neither snapshot")
-            cols.append(r)
-    for c in cols:
-        for df, what in ((old_df, "older"), (new_df, "newer")):
-            if c not in df.columns:
-                warnings.append(f"compare column {c!r} missing from the {what} snapshot; treated as empty")
+    cols, warnings = _compare_columns(old_df.columns, new_df.columns, key, compare_columns)
 
     o = _reduce(old_df, key, cols, validated[0], "o")
     n = _reduce(new_df, key, cols, validated[1], "n")
@@ -302,40 +408,13 @@ def diff_snapshots(
         _check_keys(old_df, o, key, "older")
     if not validated[1]:
         _check_keys(new_df, n, key, "newer")
-
-    def count(pairs: pl.DataFrame) -> dict[str, int]:
-        counts = {s: 0 for s in STATUSES}
-        for s, c in pairs.group_by("status").len().iter_rows():
-            counts[str(s)] = int(c)
-        return counts
-
-    # Key-hash collisions cannot produce a wrong answer:
-    # * two keys of the same snapshot sharing a hash, once matched, pair a row more than once - the
-    #   per-side totals below stop adding up;
-    # * two different keys (one per side) sharing a hash are paired up; their row hashes (which
-    #   include the key) differ, so the pair surfaces as "updated" - the real keys of the updated
-    #   pairs are compared below.
-    # Either way the join is redone exactly on the key strings.
-    join = "hash-join"
-    pairs = _join_hashed(o, n)
-    del o, n  # free the per-row hashes before materialising outputs (recomputed on the rare fallback)
-    counts = count(pairs)
-    matched = counts["updated"] + counts["unchanged"]
-    consistent = matched + counts["lapsed"] == old_df.height and matched + counts["new"] == new_df.height
-    if consistent:
-        new_rows, lapsed_rows, before, after = _extract(pairs, old_df, new_df)
-        consistent = not before.height or before.select(_key_expr(key, validated[0])).to_series().equals(
-            after.select(_key_expr(key, validated[1])).to_series(), check_names=False
-        )
-    if not consistent:
-        join = "string-join"
-        warnings.append("64-bit key hash collision between different keys; used an exact string join")
-        o = _reduce(old_df, key, cols, validated[0], "o")
-        n = _reduce(new_df, key, cols, validated[1], "n")
-        pairs = _join_strings(old_df, new_df, key, o, n, validated)
-        del o, n
-        counts = count(pairs)
-        new_rows, lapsed_rows, before, after = _extract(pairs, old_df, new_df)
+    older_keys = old_df.select(_key_expr(key, validated[0]))[key]
+    newer_keys = new_df.select(_key_expr(key, validated[1]))[key]
+    pairs, counts, join = _classify(o, n, older_keys.rechunk(), newer_keys.rechunk())
+    del o, n  # free the per-row hashes before materialising outputs
+    if join != "hash-join":
+        warnings.append(_COLLISION_WARNING)
+    new_rows, lapsed_rows, before, after = _extract(pairs, old_df, new_df)
 
     if not validated[1]:  # normalise the key column of the outputs like the join key
         new_rows = new_rows.with_columns(_key_expr(key, False).alias(key))
@@ -343,6 +422,25 @@ def diff_snapshots(
     if not validated[0]:
         before = before.with_columns(_key_expr(key, False).alias(key))
         lapsed_rows = lapsed_rows.with_columns(_key_expr(key, False).alias(key))
+
+    # held: "lapsed" keys that appear in a quarantined row of the newer export
+    held = lapsed_rows.clear()
+    if lapsed_rows.height:
+        values = _values_of(newer, _quarantine_of(newer, newer_quarantine))
+        if values.len():
+            is_held = lapsed_rows[key].cast(pl.String).is_in(values)
+            if is_held.any():
+                held = lapsed_rows.filter(is_held)
+                lapsed_io = pairs.filter(pl.col("status") == "lapsed")["_io"].sort()  # == lapsed_rows order
+                held_io = lapsed_io.filter(is_held)
+                pairs = pairs.with_columns(
+                    pl.when(pl.col("_io").is_in(held_io.implode()) & (pl.col("status") == "lapsed"))
+                    .then(pl.lit(HELD, dtype=_STATUS_DTYPE))
+                    .otherwise(pl.col("status"))
+                    .alias("status")
+                )
+                lapsed_rows = lapsed_rows.filter(~is_held)
+                counts["lapsed"] -= held.height
 
     def val(frame: pl.DataFrame, c: str) -> pl.Series | pl.Expr:
         return frame[c].cast(pl.String).fill_null("") if c in frame.columns else pl.lit("", dtype=pl.String)
@@ -354,14 +452,13 @@ def diff_snapshots(
     else:
         after = after.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(CHANGED_COLUMNS))
 
-    older_keys = old_df.select(_key_expr(key, validated[0]))[key]
-    newer_keys = new_df.select(_key_expr(key, validated[1]))[key]
     unchanged_idx = pairs.filter(pl.col("status") == "unchanged").head(sample_size)["_in"]
     sample = {
         "new": new_rows.head(sample_size).to_dicts(),
         "updated": after.head(sample_size).to_dicts(),
         "lapsed": lapsed_rows.head(sample_size).to_dicts(),
         "unchanged": [{key: k} for k in newer_keys.gather(unchanged_idx).to_list()],
+        HELD: held.head(sample_size).to_dicts(),
     }
     return DiffResult(
         key=key,
@@ -379,6 +476,7 @@ def diff_snapshots(
         elapsed_s=time.perf_counter() - t0,
         join=join,
         warnings=warnings,
+        held=held,
         _pairs=pairs,
         _older_keys=older_keys,
         _newer_keys=newer_keys,
@@ -396,6 +494,184 @@ def diff_files(
     """Read two export files (CSV, ZIP or raw e-mail; see ``read_export``) and diff them.
 
     Raises :class:`~orgsync_dagster.membership.exports.ExportError` for an unreadable file."""
-    older = read_export_file(older_path, key_column=key)
-    newer = read_export_file(newer_path, key_column=key)
+    older, newer = read_both(older_path, newer_path, key_column=key)
     return diff_snapshots(older, newer, key=key, compare_columns=compare_columns, sample_size=sample_size)
+
+
+# --------------------------------------------------------------------------------------------------
+# Counts only (the command line without --out): lower memory, both files parsed at once
+# --------------------------------------------------------------------------------------------------
+
+
+def read_both(
+    older_path: str | Path, newer_path: str | Path, *, key_column: str = "email", parallel: bool | None = None
+) -> tuple[ParsedExport, ParsedExport]:
+    """``read_export_file`` of both files; at the same time (one thread each) when they are small enough
+    (:data:`PARALLEL_PARSE_MAX_BYTES` together, the default) - the parse is largely single-threaded.  The older
+    file's error is raised first, as when reading one after the other."""
+    if parallel is None:
+        parallel = _file_bytes(older_path) + _file_bytes(newer_path) <= PARALLEL_PARSE_MAX_BYTES
+    if not parallel:
+        return read_export_file(older_path, key_column=key_column), read_export_file(newer_path, key_column=key_column)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        fo = pool.submit(read_export_file, older_path, key_column=key_column)
+        fn = pool.submit(read_export_file, newer_path, key_column=key_column)
+        return fo.result(), fn.result()
+
+
+@dataclass
+class DiffCounts:
+    """Outcome of :func:`diff_counts_files`: the counts of :func:`diff_snapshots` without the row sets."""
+
+    key: str
+    compare_columns: list[str]
+    counts: dict[str, int]
+    #: keys held (not lapsed): present in a quarantined row of the newer export
+    held_keys: pl.Series
+    older_rows: int
+    newer_rows: int
+    older_info: dict
+    newer_info: dict
+    #: quarantined rows of the newer export
+    newer_quarantined: int
+    elapsed_s: float = 0.0
+    join: str = "hash-join"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def held_count(self) -> int:
+        return self.held_keys.len()
+
+    def to_dict(self) -> dict[str, int]:
+        """Exactly ``{"new", "updated", "lapsed", "unchanged"}`` counts."""
+        return {s: int(self.counts[s]) for s in STATUSES}
+
+
+#: parse both files at once (one thread each: the parse is largely single-threaded) when the two files
+#: together are at most this many bytes; above it they are parsed one after the other, so that only one
+#: parsed export is resident at a time (the peak-memory figure at 5M rows)
+PARALLEL_PARSE_MAX_BYTES = 400 << 20
+
+
+def _file_bytes(path: str | Path) -> int:
+    try:
+        p = Path(path)
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+        size = p.stat().st_size
+        return size * 20 if magic.startswith(b"PK") else size  # a ZIP inflates: count it large
+    except OSError:
+        return 0  # read_export_file reports the problem
+
+
+@dataclass
+class _Side:
+    columns: list[str]
+    info: dict
+    warnings: list[str]
+    quarantine: pl.DataFrame
+    values: pl.Series | None
+    rows: int
+
+
+def _side(parsed: ParsedExport, want_values: bool) -> _Side:
+    return _Side(
+        columns=list(parsed.rows.columns),
+        info=parsed.summary(),
+        warnings=list(parsed.warnings),
+        quarantine=parsed.quarantine,
+        values=_values_of(parsed, parsed.quarantine) if want_values else None,
+        rows=parsed.rows.height,
+    )
+
+
+def _parse_reduce(
+    path: str | Path, key: str, compare_columns: Sequence[str] | None, side: str
+) -> tuple[ParsedExport, list[str] | None, pl.DataFrame]:
+    """Parse one file and reduce it on the compare columns as far as this file alone tells (checked by the
+    caller against the other file)."""
+    parsed = read_export_file(path, key_column=key)
+    cols = parsed.rows.columns
+    try:
+        guess: list[str] | None = _compare_columns(cols, cols, parsed.key_column, compare_columns)[0]
+    except ValueError:
+        guess = None
+    return parsed, guess, _reduce(parsed.rows, parsed.key_column, guess or [], True, side)
+
+
+def diff_counts_files(
+    older_path: str | Path,
+    newer_path: str | Path,
+    *,
+    key: str = "email",
+    compare_columns: Sequence[str] | None = None,
+    parallel: bool | None = None,
+) -> DiffCounts:
+    """The counts of ``diff_files(older_path, newer_path, ...)`` (same parse, same classification, same held
+    rule), without materialising the new / updated / lapsed rows.
+
+    Each parsed export is reduced to its keys and (key hash, row index, row hash) as soon as it is parsed
+    and its rows are dropped.  ``parallel`` (default: when the files together are at most
+    :data:`PARALLEL_PARSE_MAX_BYTES`): parse both files at the same time, one thread each."""
+    t0 = time.perf_counter()
+    if parallel is None:
+        parallel = _file_bytes(older_path) + _file_bytes(newer_path) <= PARALLEL_PARSE_MAX_BYTES
+    if parallel:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:  # parse + reduce each file in its own thread
+            fo = pool.submit(_parse_reduce, older_path, key, compare_columns, "o")
+            fn = pool.submit(_parse_reduce, newer_path, key, compare_columns, "n")
+            (older, guess_o, o), (newer, guess_n, n) = fo.result(), fn.result()
+        key = newer.key_column
+        cols, warnings = _compare_columns(older.rows.columns, newer.rows.columns, key, compare_columns)
+        if cols != guess_o:  # the two exports have different columns: hash again on the final set
+            o = _reduce(older.rows, key, cols, True, "o")
+        if cols != guess_n:
+            n = _reduce(newer.rows, key, cols, True, "n")
+        ko = older.rows[key].rechunk()
+        so = _side(older, False)
+        del older
+    else:  # one parsed export resident at a time
+        older, guess, o = _parse_reduce(older_path, key, compare_columns, "o")
+        key = older.key_column
+        ko = older.rows[key].rechunk()
+        so = _side(older, False)
+        del older
+        newer = read_export_file(newer_path, key_column=key)
+        cols, warnings = _compare_columns(so.columns, newer.rows.columns, key, compare_columns)
+        if cols != guess:  # the newer export has other columns: hash the older one again on the final set
+            del o
+            older = read_export_file(older_path, key_column=key)
+            o = _reduce(older.rows, key, cols, True, "o")
+            del older
+        n = _reduce(newer.rows, key, cols, True, "n")
+    kn = newer.rows[key].rechunk()
+    sn = _side(newer, True)
+    del newer
+
+    pairs, counts, join = _classify(o, n, ko, kn)
+    del o, n
+    if join != "hash-join":
+        warnings.append(_COLLISION_WARNING)
+    held_keys = pl.Series(key, [], dtype=pl.String)
+    if counts["lapsed"] and sn.values is not None and sn.values.len():
+        lapsed_keys = ko.gather(pairs.filter(pl.col("status") == "lapsed")["_io"].sort())
+        held_keys = lapsed_keys.filter(lapsed_keys.cast(pl.String).is_in(sn.values)).alias(key)
+        counts["lapsed"] -= held_keys.len()
+    return DiffCounts(
+        key=key,
+        compare_columns=cols,
+        counts=counts,
+        held_keys=held_keys,
+        older_rows=so.rows,
+        newer_rows=sn.rows,
+        older_info=so.info,
+        newer_info=sn.info,
+        newer_quarantined=sn.quarantine.height,
+        elapsed_s=time.perf_counter() - t0,
+        join=join,
+        warnings=[*so.warnings, *sn.warnings, *warnings],
+    )

@@ -172,7 +172,7 @@ def plan_drift(
                 email,
                 REPAIR_LAPSE,
                 {"email": email, IS_MEMBER: "False"},
-                cost=1,
+                cost=2,  # the person is read first (is the address still theirs?), then written
                 reason="is_member True but not in the snapshot",
                 context={"person_id": pid},
             )

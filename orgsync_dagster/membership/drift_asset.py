@@ -5,15 +5,19 @@ mapped fields with the latest export that was pushed (an export still blocked by
 reference) and, unless ``dry_run`` (the default), writes only the drift through the push's ledger.
 """
 
+import contextlib
+
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
+from orgsync_dagster.lib.locks import LockBusy
 from orgsync_dagster.lib.runtime import metered
 from orgsync_dagster.membership import store
 from orgsync_dagster.membership.drift import emails_in, lapse_guard, plan_drift, run_repair
 from orgsync_dagster.membership.mapping import scrub
 from orgsync_dagster.membership.mirror import group_of, people_by_email, refresh_mirror
+from orgsync_dagster.membership.push import push_lock
 from orgsync_dagster.membership.settings import settings
 from orgsync_dagster.membership.tables import exports, pushes, quarantine_rows
 from orgsync_dagster.resources.action_network import ActionNetworkResource
@@ -27,6 +31,9 @@ class MembershipDriftConfig(dg.Config):
     dry_run: bool = Field(default=True, description="List the drift (counts, sample, cost) and write nothing.")
     allow_mass_lapse: bool = Field(
         default=False, description="Repair even when more than membership.guard.max_lapsed_share would be lapsed."
+    )
+    lock_wait_seconds: float = Field(
+        default=900.0, ge=0, allow_inf_nan=False, description="How long to wait for a push of the same target."
     )
 
 
@@ -72,6 +79,27 @@ def membership_drift(
     pk = export["partition_key"]
     columns = list(export["columns"] or [])
     frame = store.load_snapshot(engine, pk, ["member_key", *columns])
+    try:  # the push's ledger scope (the target: scope name + URL + key fingerprint) and its one-writer lock
+        scope = action_network.target_scope(s.scope)
+    except ValueError as exc:
+        raise dg.Failure(f"Drift repair not started: {exc}.", allow_retries=False) from None
+    holder = f"orgsync membership_drift run {context.run.run_id[:8]}"
+    lock = (
+        contextlib.nullcontext()
+        if config.dry_run
+        else push_lock(engine, scope, wait_seconds=config.lock_wait_seconds, holder=holder)
+    )
+    try:
+        with lock:
+            return _repair(context, config, engine, action_network, s, pk, columns, frame, scope)
+    except LockBusy as exc:
+        raise dg.Failure(
+            f"Drift repair not started: {exc}. Nothing was written; re-run when that push has finished.",
+            allow_retries=False,
+        ) from None
+
+
+def _repair(context, config, engine, action_network, s, pk, columns, frame, scope) -> dg.MaterializeResult:
     with metered(engine) as meter:
         client = action_network.client(meter=meter)
         try:
@@ -103,7 +131,7 @@ def membership_drift(
             engine,
             client,
             plan,
-            scope=s.scope,
+            scope=scope,
             run_id=context.run.run_id,
             concurrency=s.concurrency,
             dry_run=config.dry_run,

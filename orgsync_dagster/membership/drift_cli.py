@@ -8,12 +8,14 @@ ACTION_NETWORK_API_KEY and ACTION_NETWORK_URL come from the environment, the led
 ORGSYNC_WAREHOUSE_URL (else the embedded PostgreSQL).
 
 Exit codes: 0 done (or drift listed), 1 some writes failed (re-run to retry them), 2 bad input or
-configuration, 3 refused by the mass-lapse guard (re-run with --allow-mass-lapse after checking).
+configuration, 3 refused by the mass-lapse guard (re-run with --allow-mass-lapse after checking), 4 another push or
+repair of the same target is running (waited --lock-wait seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -39,6 +41,12 @@ def register_resync(subparsers) -> None:
         "--no-refresh", action="store_true", help="use the mirror as it is (no request; it may be out of date)"
     )
     p.add_argument("--allow-mass-lapse", action="store_true", help="apply even if the mass-lapse guard trips")
+    p.add_argument(
+        "--lock-wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait while a push or repair of the same target runs (default 30), then exit 4",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.set_defaults(func=run_resync_command)
 
@@ -67,10 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     import math
 
     from orgsync_dagster.lib.config import ConfigError
-    from orgsync_dagster.membership.drift import emails_in, lapse_guard, plan_drift, run_repair
+    from orgsync_dagster.membership.drift import emails_in
     from orgsync_dagster.membership.exports import ExportError, read_export_file
     from orgsync_dagster.membership.mapping import scrub
-    from orgsync_dagster.membership.mirror import group_of, people_by_email, refresh_mirror
 
     try:
         from orgsync_dagster.membership.settings import settings
@@ -82,16 +89,28 @@ def _run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.max_rps) and args.max_rps > 0):
         print("error: --max-rps must be a positive number", file=sys.stderr)
         return 2
+    from pydantic import ValidationError
+
+    from orgsync_dagster.resources.action_network import AN_DEFAULT_URL, ActionNetworkResource
+
     api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
-    base_url = os.environ.get("ACTION_NETWORK_URL") or "https://actionnetwork.org/api/v2/"
+    base_url = os.environ.get("ACTION_NETWORK_URL") or AN_DEFAULT_URL
     if not api_key:
         print("error: ACTION_NETWORK_API_KEY is not set (resync reads the group's people)", file=sys.stderr)
         return 2
-    if not base_url.startswith(("http://", "https://")):
-        print("error: ACTION_NETWORK_URL must be an http(s) URL ending in /api/v2/", file=sys.stderr)
+    if not math.isfinite(args.lock_wait) or args.lock_wait < 0:
+        print("error: --lock-wait must be a number of seconds >= 0", file=sys.stderr)
+        return 2
+    # the same checks as the push (URL, rate) before anything is read or marked; the same ledger scope (the target:
+    # scope name + URL + key fingerprint) and the same one-writer-per-target lock
+    try:
+        resource = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
+    except ValidationError as exc:
+        msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+        print(f"error: ACTION_NETWORK_URL / --max-rps: {msgs}", file=sys.stderr)
         return 2
     key = args.key or s.key_column
-    scope = args.scope or s.scope
+    scope = resource.target_scope(args.scope or s.scope)
     try:
         parsed = read_export_file(args.snapshot, key_column=key)
     except (ExportError, ValueError) as exc:
@@ -115,9 +134,8 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    from orgsync_dagster.lib.runtime import metered
-    from orgsync_dagster.resources.action_network import ActionNetworkResource
-    from orgsync_dagster.resources.http import ApiError
+    from orgsync_dagster.lib.locks import LockBusy
+    from orgsync_dagster.membership.push import push_lock
     from orgsync_dagster.resources.warehouse import engine_for
 
     try:
@@ -126,10 +144,28 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: cannot open the ledger database: {scrub(str(exc))}", file=sys.stderr)
         return 2
     run_id = f"cli-resync-{uuid.uuid4().hex[:12]}"
+    lock = (
+        push_lock(engine, scope, wait_seconds=args.lock_wait, holder=f"orgsync membership resync {run_id}")
+        if args.apply
+        else contextlib.nullcontext()
+    )
+    try:
+        with lock:
+            return _resync(args, s, engine, resource, scope, run_id, parsed, protected)
+    except LockBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _finish(args, {"error": str(exc), "applied": False}, 4)
+
+
+def _resync(args, s, engine, resource, scope, run_id, parsed, protected) -> int:
+    from orgsync_dagster.lib.runtime import metered
+    from orgsync_dagster.membership.drift import lapse_guard, plan_drift, run_repair
+    from orgsync_dagster.membership.mapping import scrub
+    from orgsync_dagster.membership.mirror import group_of, people_by_email, refresh_mirror
+    from orgsync_dagster.resources.http import ApiError
+
     with metered(engine) as meter:
-        client = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps).client(
-            meter=meter
-        )
+        client = resource.client(meter=meter)
         group = group_of(client)
         try:
             if args.no_refresh:

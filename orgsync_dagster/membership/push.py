@@ -5,10 +5,18 @@ Cost model: one write per changed member and nothing for unchanged ones.
 * new / updated -> one person signup helper POST (matched on e-mail by Action Network) with ``is_member``
   "True". The POST is not re-sent blindly when its answer is lost: the engine looks the person up and only
   re-sends when the change is not there (so faults cost reads, not duplicate writes).
-* lapsed -> ``is_member`` "False", only for people who exist in Action Network. The cheapest correct way to
-  know: the receipts (Action Network person ids) of our earlier pushes in the append-only ledger log; then it
-  is a single PUT /people/{id} (a 404 there means the person was deleted: nothing to do). Only members we
-  never pushed (imported before this sync existed) cost a filter lookup first (GET, then PUT if found).
+* lapsed -> ``is_member`` "False", only for the person who holds that exact address. The receipts (Action
+  Network person ids) of our earlier pushes in the append-only ledger log say where to look: GET /people/{id},
+  and only if that person still holds the address, PUT /people/{id}. Otherwise (or without a receipt) the
+  person is looked up by the exact address (OData filter, quotes doubled) and only a person holding it is
+  written; nobody holding it -> "not found" is recorded and nothing is written. Two requests per lapse.
+* email changed under a stable key (``--key ak_id``) -> PUT /people/{id} with the new address on the SAME person
+  (the id of our earlier push's receipt, verified to still hold the old address first; without one, the person
+  holding the old address). Nobody holds the old address -> the signup helper POST with the new address (a
+  person matched or created by that address: never someone else).
+
+Every ledger scope is a target identity (``ActionNetworkResource.target_scope``: scope name, normalized URL,
+key fingerprint), and one push per scope runs at a time (``push_lock``: a PostgreSQL advisory lock).
 """
 
 from __future__ import annotations
@@ -23,17 +31,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from orgsync_dagster.lib.ledger import SUCCEEDED
+from orgsync_dagster.lib.locks import advisory_lock, sync_lock_name
 from orgsync_dagster.lib.runtime import ledger_factory
 from orgsync_dagster.lib.sync import Op, SyncEngine, SyncReport
 from orgsync_dagster.lib.tables import sync_attempts, sync_ledger
 from orgsync_dagster.membership.mapping import IS_MEMBER, lapse_fields, person_from_row, person_matches
 from orgsync_dagster.membership.settings import member_rule
-from orgsync_dagster.resources.action_network import ActionNetworkClient
+from orgsync_dagster.resources.action_network import ActionNetworkClient, has_email
 from orgsync_dagster.resources.http import ApiError
 
 SYNC = "action_network.membership"
-UPSERT, LAPSE = "upsert", "lapse"
-NOT_IN_ACTION_NETWORK = "absent"  # receipt of a lapse for someone Action Network does not know
+UPSERT, LAPSE, EMAIL_CHANGE = "upsert", "lapse", "email_change"
+# receipt of a write not made: nobody in Action Network holds the address ("absent": older ledgers)
+NOT_IN_ACTION_NETWORK = "not found"
+NO_PERSON_RECEIPTS = (NOT_IN_ACTION_NETWORK, "absent")
 ID_PREFIX = "action_network:"
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,20 @@ def person_id_of(resource: dict) -> str | None:
 
 class KeyRefused(Exception):
     """Action Network answered 401/403: nothing more is sent in this run."""
+
+
+class TargetUnreachable(Exception):
+    """Action Network refused connections (or could not be resolved) repeatedly: the push stopped; nothing was sent
+    for the members not attempted, which stay planned for the next run."""
+
+    def __init__(self, message: str, report: SyncReport, outcome: dict[str, int]):
+        super().__init__(message)
+        self.report, self.outcome = report, outcome
+
+
+def push_lock(engine: Engine, scope: str, *, wait_seconds: float = 0.0, holder: str = ""):
+    """The one-push-per-target lock (CLI and asset): hold it from planning to the last ledger write."""
+    return advisory_lock(engine, sync_lock_name(SYNC, scope), wait_seconds=wait_seconds, holder=holder)
 
 
 @dataclass
@@ -69,14 +94,27 @@ def upsert_op(key: str, row: dict, *, reason: str, cleared: Sequence[str] = (), 
 
 
 def lapse_op(key: str, email: str, person_id: str | None, *, reason: str = "lapsed") -> Op:
-    # payload: what is written; the person id is context (found again by lookup if missing)
+    # payload: what is written; the person id is context (found again by lookup if missing). Two requests: the
+    # person is read (by id or by exact address) and verified to hold the address before the PUT.
     return Op(
         str(key),
         LAPSE,
         {"email": email, IS_MEMBER: "False"},
-        cost=1 if person_id else 2,
+        cost=2,
         reason=reason,
         context={"person_id": person_id},
+    )
+
+
+def email_change_op(key: str, row: dict, old_email: str, person_id: str | None, *, reason: str, cleared=()) -> Op:
+    """The member's address changed under a stable key: PUT the new address (and fields) on the same person."""
+    return Op(
+        str(key),
+        EMAIL_CHANGE,
+        {"person": person_from_row(row, cleared=tuple(cleared), rule=member_rule())},
+        cost=2,
+        reason=reason,
+        context={"person_id": person_id, "old_email": old_email},
     )
 
 
@@ -94,7 +132,7 @@ def known_person_ids(engine: Engine, scope: str, keys: Iterable[str]) -> dict[st
                     sync_attempts.c.scope == scope,
                     sync_attempts.c.record_key.in_(chunk),
                     sync_attempts.c.receipt.is_not(None),
-                    sync_attempts.c.receipt != NOT_IN_ACTION_NETWORK,
+                    sync_attempts.c.receipt.not_in(NO_PERSON_RECEIPTS),
                 )
                 .order_by(sync_attempts.c.record_key, sync_attempts.c.id.desc())
                 .distinct(sync_attempts.c.record_key)
@@ -124,12 +162,24 @@ def plan_push(
     unchanged: int = 0,
     add_tags: Sequence[str] = (),
     changed_column_field: str = "_changed_columns",
+    old_emails: dict[str, str] | None = None,
 ) -> PushPlan:
     """One op per changed member. Rows without an e-mail address cannot be matched in Action Network: they
-    are counted as problems, not sent."""
+    are counted as problems, not sent. ``old_emails`` (key -> the address in the older export; only meaningful
+    with a key other than the e-mail): an updated member whose address changed is moved on the same person
+    (``person_ids`` holds our receipts for those keys too) instead of signing up a second person."""
     ops: list[Op] = []
     problems: list[str] = []
-    counts = {"new": 0, "updated": 0, "lapsed": 0, "unchanged": unchanged, "no_email": 0, "carried_over": 0}
+    counts = {
+        "new": 0,
+        "updated": 0,
+        "lapsed": 0,
+        "unchanged": unchanged,
+        "no_email": 0,
+        "carried_over": 0,
+        "email_changed": 0,
+    }
+    old_emails = old_emails or {}
 
     def email_of(row: dict) -> str | None:
         value = row.get("email")
@@ -147,6 +197,11 @@ def plan_push(
                 changed = [c for c in changed.split(",") if c]
             cleared = [c for c in changed if not row.get(c)]
             reason = status if status == "new" else "changed: " + ", ".join(changed)
+            old = (old_emails.get(str(key)) or "").strip()
+            if status == "updated" and old and old.casefold() != email_of(row).casefold():
+                counts["email_changed"] += 1
+                ops.append(email_change_op(key, row, old, person_ids.get(str(key)), reason=reason, cleared=cleared))
+                continue
             ops.append(upsert_op(key, row, reason=reason, cleared=cleared, add_tags=add_tags))
     for row in lapsed_rows:
         counts["lapsed"] += 1
@@ -167,20 +222,27 @@ def add_carry_over(
     person_ids: Callable[[list[str]], dict[str, str]],
     *,
     add_tags: Sequence[str] = (),
+    old_emails: dict[str, str] | None = None,
 ) -> None:
     """Retry members whose earlier push failed even if this export did not change them: re-plan each from the
-    current snapshot (upsert if still a member, lapse again if it was a lapse)."""
+    current snapshot (upsert if still a member, lapse again if it was a lapse, an e-mail change again on the same
+    person if it was one: never as a signup of the new address while we know the person)."""
     planned = {op.key for op in plan.ops}
     todo = [k for k in unfinished if k not in planned]
     if not todo:
         return
     current = rows_by_key(todo)
     lapses = [k for k in todo if k not in current and unfinished[k] == LAPSE]
-    ids = person_ids(lapses) if lapses else {}
+    moves = [k for k in todo if k in current and unfinished[k] == EMAIL_CHANGE]
+    ids = person_ids(lapses + moves) if lapses or moves else {}
     n = 0
     for k in todo:
         row = current.get(k)
-        if row is not None and row.get("email"):
+        if row is not None and row.get("email") and k in moves:
+            old = (old_emails or {}).get(k) or str(row["email"]).strip()
+            plan.ops.append(email_change_op(k, row, old, ids.get(k), reason="retry of an earlier failure"))
+            n += 1
+        elif row is not None and row.get("email"):
             plan.ops.append(upsert_op(k, row, reason="retry of an earlier failure", add_tags=add_tags))
             n += 1
         elif row is None and k in lapses and "@" in k:
@@ -237,47 +299,58 @@ class MembershipTarget:
             return person_id_of(body)
         if op.action == LAPSE:
             return self._lapse(op.payload["email"], op.context.get("person_id"))
+        if op.action == EMAIL_CHANGE:
+            return self._change_email(op)
         raise ValueError(f"unknown action {op.action}")
 
-    def _lapse(self, email: str, person_id: str | None) -> str:
+    def _holder(self, email: str, person_id: str | None, *also: str) -> dict | None:
+        """The Action Network person holding exactly ``email`` (or one of ``also``): the one at ``person_id`` if
+        it does, else the one the exact-address look-up finds; None when nobody does. Never a near match."""
         if person_id:
             try:
-                self.client.update_person(person_id, lapse_fields(email))
-                return person_id
+                person = self.client.get_person(person_id)
             except ApiError as exc:
                 if exc.status != 404:
                     raise
-                # deleted or merged in Action Network since our push: find them by e-mail
-        found = self.client.find_people_by_email(email)
-        if not found:
-            return self._absent()
-        pid = person_id_of(found[0])
+                person = None  # deleted or merged in Action Network since our push
+            if person is not None and any(has_email(person, e) for e in (email, *also)):
+                return person
+        found = self.client.find_people_by_email(email)  # only people holding the whole address
+        return found[0] if found else None
+
+    def _lapse(self, email: str, person_id: str | None) -> str:
+        person = self._holder(email, person_id)
+        if person is None:
+            return self._absent()  # recorded "not found": nothing written
+        pid = person_id_of(person)
         self.client.update_person(pid, lapse_fields(email))
+        return pid
+
+    def _change_email(self, op: Op) -> str | None:
+        person = op.payload["person"]
+        new = person["email_addresses"][0]["address"]
+        holder = self._holder(op.context["old_email"], op.context.get("person_id"), new)
+        if holder is None:
+            # nobody holds the old address (any more): the signup helper matches or creates by the NEW address
+            body = self.client.upsert_person(person, retry_unsafe=False)
+            return person_id_of(body)
+        pid = person_id_of(holder)
+        self.client.update_person(pid, person)
         return pid
 
     def _lookup(self, op: Op) -> tuple[str, str | None] | None:
         """(key, receipt if the change is in Action Network else None); None when the lookup itself failed."""
         try:
-            if op.action == UPSERT:
+            if op.action in (UPSERT, EMAIL_CHANGE):
                 email = op.payload["person"]["email_addresses"][0]["address"]
                 people = self.client.find_people_by_email(email)
                 hit = next((p for p in people if person_matches(p, op.payload["person"])), None)
                 return op.key, person_id_of(hit) if hit else None
-            pid = op.context.get("person_id")
-            if pid:
-                try:
-                    person = self.client.get_person(pid)
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    person = None
-                people = [person] if person else self.client.find_people_by_email(op.payload["email"])
-            else:
-                people = self.client.find_people_by_email(op.payload["email"])
-            if not people:
+            person = self._holder(op.payload["email"], op.context.get("person_id"))
+            if person is None:
                 return op.key, self._absent()
-            done = (people[0].get("custom_fields") or {}).get(IS_MEMBER) == "False"
-            return op.key, person_id_of(people[0]) if done else None
+            done = (person.get("custom_fields") or {}).get(IS_MEMBER) == "False"
+            return op.key, person_id_of(person) if done else None
         except ApiError as exc:
             log.warning("lookup of %s failed: %s", op.action, exc.status)
             return None
@@ -311,12 +384,22 @@ def run_push(
         "lapsed_not_in_action_network": target.not_in_action_network,
         "already_done": report.skipped_done,
         "reconciled": report.reconciled,
+        "email_moved": report.succeeded.get(EMAIL_CHANGE, 0),
         "failed": report.failed,
         "uncertain": report.uncertain,
+        "not_attempted": report.not_attempted,
     }
     if target.refused:
         raise KeyRefused(
             f"Action Network refused the API key (HTTP {target.refused}); {report.failed} member(s) "
             "were not sent and will be sent by the next run"
+        )
+    if report.stop_reason:
+        raise TargetUnreachable(
+            f"Action Network could not be reached ({report.stop_reason}); the push stopped: "
+            f"{report.failed} member(s) failed without being sent and {report.not_attempted} were not attempted "
+            "(nothing was sent for them; the next run sends them)",
+            report,
+            outcome,
         )
     return report, outcome

@@ -6,14 +6,21 @@ environment) through the same ledger as the Dagster asset (warehouse: ORGSYNC_WA
 embedded PostgreSQL), so a second run after a crash resumes instead of repeating: members already pushed are
 skipped and those left in flight are looked up before anything is re-sent.
 
-Exit codes: 0 done (or plan printed), 1 some members failed (re-run to retry them), 2 bad input or
-configuration, 3 refused by the mass-lapse guard (re-run with --allow-mass-lapse after checking).
+The ledger is kept per target (the scope name, the normalized ACTION_NETWORK_URL and a fingerprint of the key,
+never the key): the same files pushed to another group are pushed there too. One push per target at a time:
+a second one waits up to --lock-wait seconds for the first, then refuses (exit 4).
+
+Exit codes: 0 done (or plan printed), 1 some members failed or Action Network could not be reached (re-run to
+retry them), 2 bad input or configuration (nothing sent, nothing marked), 3 refused by the mass-lapse guard
+(re-run with --allow-mass-lapse after checking), 4 another push of the same target is running.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -39,6 +46,13 @@ def register_push(subparsers) -> None:
     p.add_argument("--scope", default=None, help="ledger scope = Action Network group (default: config)")
     p.add_argument("--warehouse-url", default=None, help="ledger database (default: ORGSYNC_WAREHOUSE_URL)")
     p.add_argument("--allow-mass-lapse", action="store_true", help="push even if the mass-lapse guard trips")
+    p.add_argument(
+        "--lock-wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait this long for another push of the same target to finish, then refuse (default 30)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     p.add_argument(
         "--refresh-mirror",
@@ -77,28 +91,45 @@ def _say(args, text: str) -> None:
 
 
 def run_push_command(args: argparse.Namespace) -> int:
+    from orgsync_dagster.lib.locks import LockBusy
     from orgsync_dagster.membership.diff import diff_snapshots
     from orgsync_dagster.membership.exports import ExportError, read_export_file
     from orgsync_dagster.membership.guard import evaluate_guard
-    from orgsync_dagster.membership.mapping import mapped_columns, scrub
-    from orgsync_dagster.membership.push import (
-        KeyRefused,
-        add_carry_over,
-        estimate_seconds,
-        known_person_ids,
-        plan_push,
-        run_push,
-        unfinished_keys,
-    )
+    from orgsync_dagster.membership.mapping import mapped_columns
+    from orgsync_dagster.membership.push import push_lock
     from orgsync_dagster.membership.settings import settings
 
     s = settings()
     key = args.key or s.key_column
-    scope = args.scope or s.scope
-    concurrency = args.concurrency or s.concurrency
-    if args.max_rps <= 0 or concurrency < 1:
-        print("error: --max-rps must be positive and --concurrency at least 1", file=sys.stderr)
+    scope_name = args.scope or s.scope
+    concurrency = args.concurrency if args.concurrency is not None else s.concurrency
+    if not math.isfinite(args.max_rps) or args.max_rps <= 0:
+        print(f"error: --max-rps must be a positive number, not {args.max_rps:g}", file=sys.stderr)
         return 2
+    if concurrency < 1:
+        print(f"error: --concurrency must be at least 1, not {concurrency}", file=sys.stderr)
+        return 2
+    if not math.isfinite(args.lock_wait) or args.lock_wait < 0:
+        print("error: --lock-wait must be a number of seconds >= 0", file=sys.stderr)
+        return 2
+    # the target's configuration is checked before anything is read from or written to the ledger
+    from pydantic import ValidationError
+
+    from orgsync_dagster.resources.action_network import AN_DEFAULT_URL, ActionNetworkResource
+
+    api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
+    raw_url = os.environ.get("ACTION_NETWORK_URL")
+    base_url = AN_DEFAULT_URL if raw_url is None or raw_url == "" else raw_url
+    if args.apply and not api_key:
+        print("error: ACTION_NETWORK_API_KEY is not set", file=sys.stderr)
+        return 2
+    try:
+        resource = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
+    except ValidationError as exc:
+        msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
+        print(f"error: ACTION_NETWORK_URL: {msgs}", file=sys.stderr)
+        return 2
+    scope = resource.target_scope(scope_name)
     try:
         older = read_export_file(args.older, key_column=key)
         newer = read_export_file(args.newer, key_column=key)
@@ -117,9 +148,11 @@ def run_push_command(args: argparse.Namespace) -> int:
         lapsed=result.counts["lapsed"],
         max_lapsed_share=s.max_lapsed_share,
         max_shrink_share=s.max_shrink_share,
+        quarantined=newer.rows_quarantined,
+        held=result.held_count,
+        max_quarantined_share=s.max_quarantined_share,
     )
 
-    from orgsync_dagster.lib.runtime import metered
     from orgsync_dagster.resources.warehouse import engine_for
 
     try:
@@ -127,17 +160,57 @@ def run_push_command(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"error: cannot open the ledger database: {exc}", file=sys.stderr)
         return 2
+    run_id = f"cli-{uuid.uuid4().hex[:12]}"
+    # one push per target: the lock covers the plan (ledger reads) and the push (ledger writes)
+    lock = (
+        push_lock(engine, scope, wait_seconds=args.lock_wait, holder=f"orgsync membership push {run_id}")
+        if args.apply
+        else contextlib.nullcontext()
+    )
+    try:
+        with lock:
+            return _plan_and_push(
+                args, s, engine, resource, scope, run_id, key, older, newer, result, guard, concurrency
+            )
+    except LockBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _finish(args, {"error": str(exc), "applied": False}, 4)
+
+
+def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, result, guard, concurrency) -> int:
+    import polars as pl
+
+    from orgsync_dagster.lib.runtime import metered
+    from orgsync_dagster.membership.mapping import scrub
+    from orgsync_dagster.membership.push import (
+        KeyRefused,
+        TargetUnreachable,
+        add_carry_over,
+        estimate_seconds,
+        known_person_ids,
+        plan_push,
+        run_push,
+        unfinished_keys,
+    )
+
     lapsed_rows = result.lapsed.to_dicts()
+    updated_rows = result.updated.to_dicts()
+    old_emails: dict[str, str] = {}
+    if key != "email" and "email" in older.rows.columns and updated_rows:
+        moved = [str(r[key]) for r in updated_rows]
+        old = older.rows.filter(pl.col(key).is_in(moved)).select(key, "email").to_dicts()
+        old_emails = {str(r[key]): r["email"] for r in old if r["email"]}
+    id_keys = [str(r[key]) for r in lapsed_rows] + [k for k in old_emails]
     plan = plan_push(
         key_column=key,
         new_rows=result.new.to_dicts(),
-        updated_rows=result.updated.to_dicts(),
+        updated_rows=updated_rows,
         lapsed_rows=lapsed_rows,
-        person_ids=known_person_ids(engine, scope, [str(r[key]) for r in lapsed_rows]),
+        person_ids=known_person_ids(engine, scope, id_keys),
         unchanged=result.counts["unchanged"],
         add_tags=s.add_tags,
+        old_emails=old_emails,
     )
-    import polars as pl
 
     def rows_by_key(keys: list[str]) -> dict[str, dict]:
         found = newer.rows.filter(pl.col(key).is_in(keys)).to_dicts()
@@ -149,41 +222,41 @@ def run_push_command(args: argparse.Namespace) -> int:
         rows_by_key,
         lambda keys: known_person_ids(engine, scope, keys),
         add_tags=s.add_tags,
+        old_emails=old_emails,
     )
     summary: dict = {k: int(v) for k, v in plan.counts.items()}
     for problem in plan.problems:
         print(f"warning: {problem}", file=sys.stderr)
 
-    api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
-    base_url = os.environ.get("ACTION_NETWORK_URL") or "https://actionnetwork.org/api/v2/"
-    from orgsync_dagster.resources.action_network import ActionNetworkResource
-
-    run_id = f"cli-{uuid.uuid4().hex[:12]}"
     with metered(engine) as meter:
-        client = None
-        if args.apply:
-            if not api_key:
-                print("error: ACTION_NETWORK_API_KEY is not set", file=sys.stderr)
-                return 2
-            client = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps).client(
-                meter=meter
-            )
+        client = resource.client(meter=meter) if args.apply else None
         from orgsync_dagster.membership.mirror import group_id
         from orgsync_dagster.membership.overrides import overrides_for_push
+        from orgsync_dagster.resources.http import ApiError
 
-        reader = None  # a client of its own: requests_sent stays the writes
-        if api_key and (args.apply or args.refresh_mirror):
-            reader = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
+        # the mirror of Action Network people (override_<field>): a client of its own, so requests_sent stays the
+        # push's requests
+        reader = resource if resource.api_key and (args.apply or args.refresh_mirror) else None
         try:
             summary.update(
                 overrides_for_push(
                     engine,
                     plan.ops,
                     client=reader.client(meter=meter) if reader else None,
-                    group=group_id(base_url, api_key) if api_key else None,
+                    group=group_id(resource.base_url, resource.api_key) if resource.api_key else None,
                     max_age_minutes=0 if args.refresh_mirror else s.mirror_max_age_minutes,
                 )
             )
+        except ApiError as exc:
+            if exc.not_sent:  # refused connection, DNS: nothing was sent, nothing is marked; the next run pushes
+                print(
+                    f"error: Action Network could not be reached ({scrub(exc.detail)}) while reading its people "
+                    "(overrides): nothing was sent",
+                    file=sys.stderr,
+                )
+                return _finish(args, {**summary, "error": scrub(str(exc)), "applied": False}, 1)
+            print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
+            return 2
         except Exception as exc:  # the mirror of Action Network people (override_<field>) could not be read
             print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
             return 2
@@ -199,7 +272,8 @@ def run_push_command(args: argparse.Namespace) -> int:
         _say(
             args,
             f"plan: {c['new']} new, {c['updated']} updated, {c['lapsed']} lapsed, {c['unchanged']} unchanged"
-            + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else ""),
+            + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else "")
+            + (f", {c['email_changed']} e-mail change(s) on the same person" if c.get("email_changed") else ""),
         )
         _say(
             args,
@@ -207,6 +281,8 @@ def run_push_command(args: argparse.Namespace) -> int:
             f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}",
         )
         if not args.apply:
+            if not resource.api_key:
+                _say(args, "note: ACTION_NETWORK_API_KEY is not set: 'already pushed' is not known for any group")
             _say(args, "nothing was sent (use --apply to push)")
             return _finish(args, summary, 0)
         if guard.tripped and not args.allow_mass_lapse:
@@ -225,6 +301,10 @@ def run_push_command(args: argparse.Namespace) -> int:
         except KeyRefused as exc:
             print(f"error: {exc}", file=sys.stderr)
             return _finish(args, {**summary, "error": str(exc)}, 2)
+        except TargetUnreachable as exc:
+            print(f"error: {scrub(str(exc))}", file=sys.stderr)
+            out = {**summary, **exc.outcome, "error": scrub(str(exc)), "requests_sent": client.requests_sent}
+            return _finish(args, out, 1)
         seconds = time.monotonic() - started
     summary.update(outcome)
     summary.update(
@@ -237,8 +317,10 @@ def run_push_command(args: argparse.Namespace) -> int:
     _say(
         args,
         f"pushed: {outcome['upserted']} upserted, {outcome['lapsed_in_action_network']} lapsed "
-        f"({outcome['lapsed_not_in_action_network']} not in Action Network), {outcome['failed']} failed, "
-        f"{outcome['uncertain']} unresolved; {client.requests_sent} requests in {seconds:.1f} s",
+        f"({outcome['lapsed_not_in_action_network']} not found in Action Network: nothing written), "
+        + (f"{outcome['email_moved']} e-mail(s) changed on the same person, " if outcome.get("email_moved") else "")
+        + f"{outcome['failed']} failed, {outcome['uncertain']} unresolved; {client.requests_sent} requests in "
+        f"{seconds:.1f} s",
     )
     for err in summary["errors"][:5]:
         print(f"  {err}", file=sys.stderr)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from orgsync_dagster.lib import config as cfg
+from orgsync_dagster.membership.intake import IntakeSettings
 from orgsync_dagster.membership.rules import DEFAULT_RULE, MemberRule, rule_from_config
 
 
@@ -21,6 +22,7 @@ class MembershipSettings:
     min_rows: int = 1
     max_lapsed_share: float = 0.05
     max_shrink_share: float = 0.05
+    max_quarantined_share: float = 0.05
     scope: str = "default"
     concurrency: int = 8
     add_tags: tuple[str, ...] = field(default_factory=tuple)
@@ -35,6 +37,9 @@ class MembershipSettings:
     max_uncompressed_bytes: int = 4 << 30
     max_compression_ratio: float = 100.0
     max_field_chars: int = 1000
+    # intake (sensor + e-mail allow-list; see membership/intake.py)
+    sensor_overlap_seconds: int = 600
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     @classmethod
     def from_config(cls, section: dict) -> MembershipSettings:
@@ -50,6 +55,7 @@ class MembershipSettings:
             min_rows=int(section.get("min_rows", 1)),
             max_lapsed_share=float(guard.get("max_lapsed_share", 0.05)),
             max_shrink_share=float(guard.get("max_shrink_share", 0.05)),
+            max_quarantined_share=float(guard.get("max_quarantined_share", 0.05)),
             scope=str(push.get("scope") or "default"),
             concurrency=int(push.get("concurrency", 8)),
             add_tags=tuple(push.get("add_tags") or ()),
@@ -60,12 +66,16 @@ class MembershipSettings:
             max_uncompressed_bytes=int(section.get("max_uncompressed_bytes", 4 << 30)),
             max_compression_ratio=float(section.get("max_compression_ratio", 100.0)),
             max_field_chars=int(section.get("max_field_chars", 1000)),
+            sensor_overlap_seconds=int(section.get("sensor_overlap_seconds", 600)),
+            intake=IntakeSettings.from_config(section.get("intake")),
         )
         if not s.archive_prefix or (s.s3_prefix and s.archive_prefix.startswith(s.s3_prefix)):
             raise cfg.ConfigError("membership.archive_prefix must be set and lie outside membership.s3_prefix")
-        for name in ("max_lapsed_share", "max_shrink_share"):
+        for name in ("max_lapsed_share", "max_shrink_share", "max_quarantined_share"):
             if not 0.0 <= getattr(s, name) <= 1.0:
                 raise cfg.ConfigError(f"membership.guard.{name} must be between 0 and 1")
+        if s.sensor_overlap_seconds < 0:
+            raise cfg.ConfigError("membership.sensor_overlap_seconds must be >= 0")
         if s.concurrency < 1 or s.sensor_max_objects_per_tick < 1:
             raise cfg.ConfigError("membership.push.concurrency and sensor_max_objects_per_tick must be >= 1")
         if s.max_uncompressed_bytes < 1 or not s.max_compression_ratio >= 1 or s.max_field_chars < 1:

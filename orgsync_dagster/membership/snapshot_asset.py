@@ -6,8 +6,9 @@ import posixpath
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orgsync_dagster.lib import profile
 from orgsync_dagster.lib.runtime import markdown_table
-from orgsync_dagster.membership import store
+from orgsync_dagster.membership import intake, store
 from orgsync_dagster.membership.exports import CANONICAL_COLUMNS, ExportError, stream_export
 from orgsync_dagster.membership.keys import (
     QUARANTINE_CHECK,
@@ -43,6 +44,15 @@ def _locate(context: dg.AssetExecutionContext, engine, s, client) -> ExportObjec
     if row:
         return ExportObject(row["bucket"], row["s3_key"], row["etag"] or "", row["last_modified"], row["size_bytes"])
     key = key_from_partition(pk, s.s3_prefix)
+    if key is None:
+        raise dg.Failure(
+            description=intake.scrub_message(
+                f"Export {pk}: its S3 key was shortened in the partition key and is not in membership.exports; "
+                "run it from the sensor's run (its tags hold the full key).",
+                pk,
+            ),
+            allow_retries=False,
+        )
     try:
         obj = head(client, s.s3_bucket, key)
     except ExportFetchError:
@@ -54,9 +64,35 @@ def _locate(context: dg.AssetExecutionContext, engine, s, client) -> ExportObjec
 
 def _fail(engine, pk: str, message: str, kept: str | None) -> dg.Failure:
     """Record why the export cannot be used and return the step failure to raise (no retries: same input)."""
+    message = intake.scrub_message(message, pk)
     store.record_export(engine, pk, status="failed", error=message)
     where = f" The raw export is kept at {kept}." if kept else ""
     return dg.Failure(description=message + where, metadata={"kept_raw_export": kept or "none"}, allow_retries=False)
+
+
+def _reject(engine, pk: str, obj: ExportObject, verdict: intake.Verdict, kept: str) -> dg.Failure:
+    """Record an intake rejection (exports status ``rejected`` + membership.intake_rejections); nothing is parsed."""
+    detail = intake.scrub_message(verdict.detail)
+    intake.record_rejection(
+        engine,
+        partition_key=pk,
+        bucket=obj.bucket,
+        key=obj.key,
+        etag=obj.etag,
+        reason=verdict.reason,
+        detail=detail,
+        kept=kept,
+    )
+    store.record_export(engine, pk, status="rejected", error=f"{verdict.reason}: {detail}", container=verdict.kind)
+    return dg.Failure(
+        description=intake.scrub_message(
+            f"Export {pk} rejected by the intake allow-list ({verdict.reason}): {detail}. Nothing was parsed; the raw "
+            f"export is kept at {kept} and the rejection is recorded in membership.intake_rejections.",
+            pk,
+        ),
+        metadata={"kept_raw_export": kept, "intake_reason": verdict.reason, "sender": verdict.sender},
+        allow_retries=False,
+    )
 
 
 @dg.asset(
@@ -91,8 +127,21 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
     try:
         data, obj = fetch_and_keep(client, obj, archive_key)
     except ExportFetchError as exc:
+        intake.record_rejection(
+            engine,
+            partition_key=pk,
+            bucket=obj.bucket,
+            key=obj.key,
+            etag=obj.etag,
+            reason="unreadable",
+            detail=intake.scrub_message(str(exc)),
+            kept=None,
+        )
         raise _fail(engine, pk, f"Export {pk}: {exc}.", None) from None
     store.record_export(engine, pk, last_modified=obj.last_modified, size_bytes=len(data))
+    verdict = intake.decide(data, s.intake, local=profile.is_local())
+    if not verdict.accepted:
+        raise _reject(engine, pk, obj, verdict, kept)
 
     class _TooFew(Exception):
         pass
@@ -111,6 +160,12 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
     try:
         with stream_export(data, posixpath.basename(obj.key), key_column=s.key_column) as parsed:
             del data
+            if parsed.container == "email" and verdict.kind != "email":
+                # the parser opened as an e-mail what the intake judged a plain file: never store it unjudged
+                verdict = intake.Verdict(
+                    False, "container_mismatch", "parsed as an e-mail but not recognised as one by intake"
+                )
+                raise _reject(engine, pk, obj, verdict, kept)
             store.store_snapshot_stream(engine, pk, parsed, accept=accept)
     except ExportError as exc:
         raise _fail(engine, pk, f"Export {pk} cannot be used: {exc}.", kept) from None
@@ -134,7 +189,11 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
         warnings=parsed.warnings,
         loaded_at=dt.datetime.now(dt.UTC),
     )
-    context.log.info(f"{pk}: {parsed.rows_ok} members, {parsed.rows_quarantined} quarantined {counts or ''}")
+    context.log.info(
+        intake.scrub_message(
+            f"{pk}: {parsed.rows_ok} members, {parsed.rows_quarantined} quarantined {counts or ''}", pk
+        )
+    )
     quarantine_lines = parsed.first_quarantined
     yield dg.MaterializeResult(
         metadata={
@@ -149,8 +208,10 @@ def membership_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "export_format": parsed.format_name,
             "parser": parsed.parser,
             "columns": dg.MetadataValue.json(parsed.columns),
-            "warnings": dg.MetadataValue.json(parsed.warnings),
-            "s3_object": f"s3://{obj.bucket}/{obj.key}",
+            "warnings": dg.MetadataValue.json(parsed.warnings + verdict.warnings),
+            "intake": verdict.detail or ("allowed (plain file)" if verdict.kind == "plain" else "allowed"),
+            "sender": verdict.sender,
+            "s3_object": intake.scrub_message(f"s3://{obj.bucket}/{obj.key}"),
             "kept_raw_export": kept,
         }
     )

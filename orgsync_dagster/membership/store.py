@@ -255,6 +255,7 @@ def store_diff(engine: Engine, partition_key: str, base: str | None, result, cha
         older_rows=result.older_rows,
         newer_rows=result.newer_rows,
         **{s: int(result.counts[s]) for s in result.counts},
+        held=int(getattr(result, "held_count", 0) or 0),
         computed_at=sa.func.now(),
     )
     stmt = pg_insert(diffs).values(partition_key=partition_key, **values)

@@ -1,10 +1,13 @@
 """The action_network/membership_sync asset: the diff pushed to Action Network through the ledger."""
 
+import contextlib
 import datetime as dt
+import math
 
 import dagster as dg
 from pydantic import Field
 
+from orgsync_dagster.lib.locks import LockBusy
 from orgsync_dagster.lib.runtime import metered
 from orgsync_dagster.membership import store
 from orgsync_dagster.membership.diff_asset import membership_diff
@@ -14,17 +17,19 @@ from orgsync_dagster.membership.mapping import scrub
 from orgsync_dagster.membership.overrides import overrides_for_push
 from orgsync_dagster.membership.push import (
     KeyRefused,
+    TargetUnreachable,
     add_carry_over,
     estimate_seconds,
     known_person_ids,
     plan_push,
+    push_lock,
     run_push,
     unfinished_keys,
 )
 from orgsync_dagster.membership.settings import settings
 from orgsync_dagster.partitions import API_RETRY
 from orgsync_dagster.resources.action_network import ActionNetworkResource
-from orgsync_dagster.resources.http import TokenBucket
+from orgsync_dagster.resources.http import ApiError, TokenBucket
 from orgsync_dagster.resources.slack import SlackResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 
@@ -33,6 +38,11 @@ class MembershipSyncConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Plan only: counts, requests and duration; send nothing.")
     requests_per_second: float = Field(
         default=0.0, description="Override the Action Network rate limit for this run (0 = the resource's, 4 req/s)."
+    )
+    lock_wait_seconds: float = Field(
+        default=900.0,
+        description="Wait this long for another push to the same Action Network group (CLI or run) to finish, "
+        "then fail.",
     )
 
 
@@ -48,6 +58,9 @@ def _check_order(engine, pk: str, diff: dict, s) -> str | None:
         max_shrink_share=s.max_shrink_share,
         decision=store.latest_decision(engine, pk),
         partition_key=pk,
+        quarantined=int((store.get_export(engine, pk) or {}).get("rows_quarantined") or 0),
+        held=int(diff.get("held") or 0),
+        max_quarantined_share=s.max_quarantined_share,
     )
     if not guard.passed:
         raise dg.Failure(f"Export {pk} is not pushed: {guard.description}", allow_retries=False)
@@ -90,59 +103,41 @@ def membership_sync(
     slack: SlackResource,
 ):
     """Action Network kept in step with the export: new and changed members upserted with is_member "True",
-    lapsed ones set to "False", one request per changed member and none for the unchanged."""
+    lapsed ones set to "False", one write per changed member (a lapse or
+    an e-mail change also reads the person first, to verify the address) and none for the unchanged."""
     s = settings()
     engine = warehouse.get_engine()
     pk = context.partition_key
+    # configuration first: nothing is read from or written to the ledger with a bad target
+    rps = config.requests_per_second or action_network.requests_per_second
+    if not math.isfinite(rps) or rps <= 0 or not math.isfinite(config.lock_wait_seconds):
+        raise dg.Failure(
+            f"Export {pk} not pushed: requests_per_second must be a positive number (got {rps!r}) and "
+            "lock_wait_seconds finite.",
+            allow_retries=False,
+        )
+    try:
+        scope = action_network.target_scope(s.scope)
+        action_network.client()  # raises on a missing key (builds a client, sends nothing)
+    except ValueError as exc:
+        raise dg.Failure(f"Export {pk} not pushed: {exc}.", allow_retries=False) from None
     diff = store.get_diff(engine, pk)
     if diff is None:
         raise dg.Failure(f"Export {pk} has no diff; materialize {'/'.join(DIFF_KEY)} first.", allow_retries=False)
     base = _check_order(engine, pk, diff, s)
-    rows = store.load_diff_rows(engine, pk)
-    person_ids = known_person_ids(engine, s.scope, [r["member_key"] for r in rows["lapsed"]])
-    plan = plan_push(
-        key_column="member_key",
-        new_rows=rows["new"],
-        updated_rows=rows["updated"],
-        lapsed_rows=rows["lapsed"],
-        person_ids=person_ids,
-        unchanged=diff["unchanged"],
-        add_tags=s.add_tags,
-    )
-    add_carry_over(
-        plan,
-        unfinished_keys(engine, s.scope),
-        lambda keys: store.snapshot_rows_for(engine, pk, keys),
-        lambda keys: known_person_ids(engine, s.scope, keys),
-        add_tags=s.add_tags,
-    )
-    for problem in plan.problems:
-        context.log.warning(problem)
-    with metered(engine) as meter:
-        # override_<field> from the Action Network people mirror (refreshed by paging; a client of its own, so
-        # requests_spent stays the writes)
-        mirror = overrides_for_push(
-            engine, plan.ops, client=action_network.client(meter=meter), max_age_minutes=s.mirror_max_age_minutes
-        )
-        client = action_network.client(meter=meter)
-        rps = config.requests_per_second or action_network.requests_per_second
-        client.http.rate_limiter = TokenBucket(rps, capacity=1.0)
-        started = dt.datetime.now(dt.UTC)
-        try:
-            report, outcome = run_push(
-                engine,
-                client,
-                plan.ops,
-                scope=s.scope,
-                run_id=context.run.run_id,
-                concurrency=s.concurrency,
-                dry_run=config.dry_run,
-                logger=context.log,
+    holder = f"orgsync membership_sync run {context.run.run_id[:8]}"
+    try:
+        lock = push_lock(engine, scope, wait_seconds=max(0.0, config.lock_wait_seconds), holder=holder)
+        with lock if not config.dry_run else contextlib.nullcontext():
+            plan, report, outcome, seconds, requests_spent, mirror = _plan_and_push(
+                context, config, engine, action_network, s, pk, base, diff, scope, rps
             )
-        except KeyRefused as exc:
-            raise dg.Failure(description=f"Export {pk} not pushed: {exc}.", allow_retries=False) from None
-        seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-        requests_spent = client.requests_sent
+    except LockBusy as exc:
+        raise dg.Failure(
+            f"Export {pk} not pushed yet: {exc}. Nothing was planned or sent; re-run this partition's "
+            "membership_sync when that push has finished.",
+            allow_retries=False,
+        ) from None
     if not config.dry_run:
         store.record_push(
             engine,
@@ -190,3 +185,72 @@ def membership_sync(
         description=None if report.ok else f"{report.failed} failed, {report.uncertain} unresolved; retried next run",
         metadata={"failed": report.failed, "uncertain": report.uncertain},
     )
+
+
+def _plan_and_push(context, config, engine, action_network, s, pk, base, diff, scope, rps):
+    """Plan from the diff and the ledger, then push (under the target's lock unless a dry run)."""
+    rows = store.load_diff_rows(engine, pk)
+    moved = [r["member_key"] for r in rows["updated"] if "email" in (r.get("_changed_columns") or [])]
+    old_emails: dict[str, str] = {}
+    if moved and base:
+        before = store.snapshot_rows_for(engine, base, moved)
+        old_emails = {k: str(r["email"]).strip() for k, r in before.items() if r.get("email")}
+    person_ids = known_person_ids(engine, scope, [r["member_key"] for r in rows["lapsed"]] + list(old_emails))
+    plan = plan_push(
+        key_column="member_key",
+        new_rows=rows["new"],
+        updated_rows=rows["updated"],
+        lapsed_rows=rows["lapsed"],
+        person_ids=person_ids,
+        unchanged=diff["unchanged"],
+        add_tags=s.add_tags,
+        old_emails=old_emails,
+    )
+    add_carry_over(
+        plan,
+        unfinished_keys(engine, scope),
+        lambda keys: store.snapshot_rows_for(engine, pk, keys),
+        lambda keys: known_person_ids(engine, scope, keys),
+        add_tags=s.add_tags,
+        old_emails=old_emails,
+    )
+    for problem in plan.problems:
+        context.log.warning(problem)
+    with metered(engine) as meter:
+        # override_<field> from the Action Network people mirror (refreshed by paging; a client of its own, so
+        # requests_spent stays the writes)
+        try:
+            mirror = overrides_for_push(
+                engine, plan.ops, client=action_network.client(meter=meter), max_age_minutes=s.mirror_max_age_minutes
+            )
+        except ApiError as exc:  # nothing is marked in flight yet: the export is pushed by a retry or the next run
+            raise dg.Failure(
+                description=f"Export {pk} not pushed: reading Action Network people (overrides) failed: "
+                f"{scrub(str(exc))}.",
+                allow_retries=exc.retryable or exc.not_sent,
+            ) from None
+        client = action_network.client(meter=meter)
+        client.http.rate_limiter = TokenBucket(rps, capacity=1.0)
+        started = dt.datetime.now(dt.UTC)
+        try:
+            report, outcome = run_push(
+                engine,
+                client,
+                plan.ops,
+                scope=scope,
+                run_id=context.run.run_id,
+                concurrency=s.concurrency,
+                dry_run=config.dry_run,
+                logger=context.log,
+            )
+        except KeyRefused as exc:
+            raise dg.Failure(description=f"Export {pk} not pushed: {exc}.", allow_retries=False) from None
+        except TargetUnreachable as exc:
+            # not recorded as pushed: the export is pushed again (retry or next run) before any later one
+            raise dg.Failure(
+                description=f"Export {pk} not pushed: {scrub(str(exc))}.",
+                metadata={k: v for k, v in exc.outcome.items()},
+            ) from None
+        seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        requests_spent = client.requests_sent
+    return plan, report, outcome, seconds, requests_spent, mirror

@@ -9,11 +9,18 @@ Retry rule: a 429 or a 503 means the server did not process the request, so it i
 DELETE) and writes the caller declares safe (``retry_unsafe=True``: upserts such as POST /signups) are
 retried; other writes raise ``ApiError(uncertain=True)`` so the sync engine can reconcile against the
 remote system instead of re-posting blindly.
+
+Not sent: a refused connection, a failed DNS look-up, a connect timeout or a URL that cannot be requested mean the
+request never reached the server. They raise ``ApiError(not_sent=True)`` (a definite failure, never "uncertain",
+whatever the method), are retried at most twice, and after ``max_connect_failures`` of them in a row (any thread)
+the client stops sending altogether: every later request raises ``HostUnreachable`` at once, without a connection
+attempt, so a push stops after a few requests instead of retrying each member.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import re
 import threading
@@ -50,13 +57,44 @@ class ApiError(Exception):
         errors: list | None = None,
         uncertain: bool = False,
         retryable: bool = False,
+        not_sent: bool = False,
     ):
         self.system, self.method, self.endpoint, self.status = system, method, endpoint, status
+        self.not_sent = not_sent  # the request never reached the server (refused, DNS, bad URL): a definite failure
         self.errors = errors or []
         self.uncertain = uncertain  # a write that may have been applied although we saw no success
         self.retryable = retryable  # worth retrying in a later attempt or run
         self.detail = message
         super().__init__(f"{system} {method} {endpoint} -> {status or 'no response'}: {message}")
+
+
+class HostUnreachable(ApiError):
+    """The server refused connections (or could not be resolved) several times in a row: nothing more is sent by
+    this client. Callers stop their run; what was not attempted is retried by the next one."""
+
+    stop_run = True
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """Why a ``requests`` exception means the request was never sent (``None``: it may have been)."""
+    if isinstance(exc, (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
+        return "invalid URL (no http/https scheme)"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
+        return "invalid URL"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        try:
+            from urllib3.exceptions import NameResolutionError, NewConnectionError
+        except ImportError:  # pragma: no cover
+            return None
+        if isinstance(reason, NameResolutionError):
+            return "DNS look-up failed"
+        if isinstance(reason, NewConnectionError):
+            return "connection refused"
+    return None
 
 
 class BudgetExceeded(Exception):
@@ -67,8 +105,8 @@ class TokenBucket:
     """Thread-safe token bucket: at most ``rate`` requests per second on average, bursts up to ``capacity``."""
 
     def __init__(self, rate: float, capacity: float | None = None, clock=time.monotonic, sleep=time.sleep):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+        if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+            raise ValueError(f"rate must be a positive finite number of requests per second, not {rate!r}")
         self.rate = float(rate)
         self.capacity = float(capacity if capacity is not None else max(1.0, rate))
         self._tokens = self.capacity
@@ -163,6 +201,7 @@ class HttpClient:
         backoff_base: float = 0.35,
         backoff_cap: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        max_connect_failures: int = 3,
     ):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.system, self.instance = system, instance
@@ -176,6 +215,9 @@ class HttpClient:
         self._base = urlsplit(self.base_url)
         self.requests_sent = 0
         self._count_lock = threading.Lock()
+        self.max_connect_failures = max(1, max_connect_failures)
+        self.connect_failures = 0  # consecutive, across threads; reset by any answer
+        self.unreachable: str | None = None  # set once the host refused max_connect_failures times in a row
 
     # -- plumbing -------------------------------------------------------------------------------------------
     @property
@@ -227,6 +269,10 @@ class HttpClient:
         safe_to_retry = method in IDEMPOTENT_METHODS or retry_unsafe
         attempt = 0
         while True:
+            if self.unreachable is not None:
+                raise HostUnreachable(
+                    self.system, method, endpoint, 0, f"not sent: {self.unreachable}", not_sent=True, retryable=True
+                )
             if self.budget is not None:
                 self.budget.check()
             if self.rate_limiter is not None:
@@ -235,8 +281,48 @@ class HttpClient:
                 resp = self.session.request(
                     method, url, params=params, json=json, timeout=self.timeout, allow_redirects=False
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:
+                why = connect_failure(exc)
+                if why is not None:  # nothing reached the server: safe to retry whatever the method, a few times
+                    if not why.startswith("invalid URL"):  # a connection was attempted (not a request)
+                        self._record(method, endpoint, 0)
+                    with self._count_lock:
+                        self.connect_failures += 1
+                        if self.connect_failures >= self.max_connect_failures and self.unreachable is None:
+                            self.unreachable = (
+                                f"{self._base.hostname or 'the server'} {why} ({self.connect_failures} times in a row)"
+                            )
+                    if self.unreachable is not None:
+                        raise HostUnreachable(
+                            self.system,
+                            method,
+                            endpoint,
+                            0,
+                            f"not sent: {self.unreachable}",
+                            not_sent=True,
+                            retryable=True,
+                        ) from None
+                    if attempt < min(2, self.max_retries) and not why.startswith("invalid URL"):
+                        self._sleep(self._backoff(attempt))
+                        attempt += 1
+                        continue
+                    raise ApiError(
+                        self.system, method, endpoint, 0, f"not sent: {why}", not_sent=True, retryable=True
+                    ) from None
+                if not isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+                    self._record(method, endpoint, 0)  # e.g. a broken answer: the request was sent
+                    raise ApiError(
+                        self.system,
+                        method,
+                        endpoint,
+                        0,
+                        f"request failed: {type(exc).__name__}",
+                        uncertain=method not in IDEMPOTENT_METHODS,
+                        retryable=True,
+                    ) from None
                 self._record(method, endpoint, 0)
+                with self._count_lock:
+                    self.connect_failures = 0
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection lost"
                 if safe_to_retry and attempt < self.max_retries:
                     self._sleep(self._backoff(attempt))
@@ -252,6 +338,9 @@ class HttpClient:
                     retryable=True,
                 ) from None
             self._record(method, endpoint, resp.status_code)
+            if self.connect_failures:
+                with self._count_lock:
+                    self.connect_failures = 0
             status = resp.status_code
             if status in ok_statuses:
                 return resp

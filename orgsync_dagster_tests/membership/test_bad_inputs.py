@@ -104,9 +104,24 @@ def test_ten_times_smaller_export_is_blocked_until_approved(env):
     assert sum(p["custom_fields"]["is_member"] == "False" for p in env.dump()["people"]) == 0
     assert any("waiting for approval" in m for m in env.slack.messages)
     assert _kept(env, pk2) == samples.to_csv(big[:5])
+    # a decision through run config follows the same rules as the CLI: no note, no decision (and nothing pushed)
+    no_note = env.run(
+        pk2, run_config={"ops": {"membership__diff": {"config": {"decision": "approve", "decided_by": "Rosa"}}}}
+    )
+    assert not no_note.success
+    failure = next(e for e in no_note.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "was not recorded" in failure and "note" in failure
+    assert sum(p["custom_fields"]["is_member"] == "False" for p in env.dump()["people"]) == 0
     # a person approves: the push runs
     r3 = env.run(
-        pk2, run_config={"ops": {"membership__diff": {"config": {"decision": "approve", "decided_by": "Rosa"}}}}
+        pk2,
+        run_config={
+            "ops": {
+                "membership__diff": {
+                    "config": {"decision": "approve", "decided_by": "Rosa", "note": "national confirmed the purge"}
+                }
+            }
+        },
     )
     assert r3.success and "approved by Rosa" in check_result(r3, GUARD_CHECK).description
     assert mat_meta(r3, SYNC_KEY)["lapsed_in_action_network"] == 45

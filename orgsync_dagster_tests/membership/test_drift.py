@@ -86,7 +86,8 @@ def test_cli_resync_lists_then_writes_only_the_drift(sandbox, fast_pg_url, api_k
     assert (dry["missing"], dry["update"], dry["lapse"]) == (1, 3, 1)
     assert dry["untouched_not_member"] == 2 and dry["in_sync"] == 26 and dry["applied"] is False
     assert dry["drifted_fields"] == {"given_name": 1, "is_member": 2, "Phone": 1}
-    assert dry["mirror_requests"] == -(-people // 25) == 2 and dry["write_requests"] == 5
+    # 4 writes + the lapse's read-then-write (the address is verified before it is lapsed)
+    assert dry["mirror_requests"] == -(-people // 25) == 2 and dry["write_requests"] == 6
     assert after["gets"] - before["gets"] == 2 and after["posts"] == before["posts"] and after["puts"] == before["puts"]
     assert "@example.org" not in captured.out + captured.err and "quarantined row" in captured.err
 
@@ -94,7 +95,7 @@ def test_cli_resync_lists_then_writes_only_the_drift(sandbox, fast_pg_url, api_k
     done = json.loads(capsys.readouterr().out)
     final = sandbox.action_network.stats(api_key)
     assert done["repaired"] == 4 and done["lapsed"] == 1 and done["failed"] == 0
-    assert done["requests_spent"] == 5  # exactly the drift: 4 upserts and 1 PUT
+    assert done["requests_spent"] == 6  # exactly the drift: 4 upserts and 1 PUT (+ 1 read verifying the address)
     assert (final["posts"] - after["posts"], final["puts"] - after["puts"]) == (4, 1)
     flags = _is_member(sandbox, api_key)
     assert flags[STRANGER] == "False" and flags[PROTECTED] == "True" and flags[FORMER] == "False"
@@ -130,6 +131,16 @@ def test_cli_resync_refusals(sandbox, fast_pg_url, api_key, tmp_path, monkeypatc
     after = sandbox.action_network.stats(api_key)
     assert after["puts"] == before["puts"] and after["posts"] == before["posts"]
     assert set(_is_member(sandbox, api_key).values()) == {"True"}
+    # a push of the same target is running: the repair waits for its lock, then refuses (exit 4), writing nothing
+    from orgsync_dagster.membership.push import push_lock
+    from orgsync_dagster.resources.action_network import ActionNetworkResource
+    from orgsync_dagster.resources.warehouse import engine_for
+
+    target = ActionNetworkResource(api_key=api_key, base_url=sandbox.urls.action_network_url).target_scope("default")
+    with push_lock(engine_for(fast_pg_url), target, holder="a push in another terminal"):
+        code = push_cli.main(["resync", str(tmp_path / "one.csv"), "--apply", "--allow-mass-lapse", "--lock-wait", "0"])
+    assert code == 4 and "a push in another terminal" in capsys.readouterr().err
+    assert set(_is_member(sandbox, api_key).values()) == {"True"}
     sandbox.action_network.revoke_key(api_key)
     assert push_cli.main(["resync", str(tmp_path / "one.csv")]) == 2
     assert "reading Action Network people failed" in capsys.readouterr().err
@@ -149,7 +160,9 @@ def test_pipeline_drift_asset_dry_run_then_repair(env):
     after = env.sandbox.action_network.stats(env.api_key)
     # PROTECTED is not in this export: it is lapsed like any other stranger
     assert (meta["missing"], meta["update"], meta["lapse"], meta["dry_run"]) == (1, 3, 2, True)
-    assert meta["planned_requests"] == 6 and meta["requests_spent"] == 0 and meta["mirror_requests"] == 3
+    assert (
+        meta["planned_requests"] == 8 and meta["requests_spent"] == 0
+    )  # 4 writes + 2 lapses (read + write) and meta["mirror_requests"] == 3
     assert after["posts"] == before["posts"] and after["puts"] == before["puts"]
     run_config = {"ops": {"action_network__membership_drift": {"config": {"dry_run": False}}}}
     fix = dg.materialize(
@@ -158,7 +171,7 @@ def test_pipeline_drift_asset_dry_run_then_repair(env):
     assert fix.success
     meta = mat_meta(fix, DRIFT_KEY)
     final = env.sandbox.action_network.stats(env.api_key)
-    assert meta["requests_spent"] == 6 and meta["repaired"] == 4 and meta["lapsed"] == 2
+    assert meta["requests_spent"] == 6 + 2 and meta["repaired"] == 4 and meta["lapsed"] == 2  # + verifying reads
     assert (final["posts"] - after["posts"], final["puts"] - after["puts"]) == (4, 2)
     flags = _is_member(env.sandbox, env.api_key)
     assert flags[STRANGER] == "False" and flags[NEVER_SET] is None and all(flags[r["email"]] == "True" for r in rows)

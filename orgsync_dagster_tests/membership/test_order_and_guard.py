@@ -30,7 +30,9 @@ def test_guard_thresholds_and_decisions():
     assert evaluate_guard(older_rows=100, newer_rows=100, lapsed=5, **kw).passed  # 5% is the limit, not over it
     blocked = evaluate_guard(older_rows=100, newer_rows=100, lapsed=6, **kw)
     assert (
-        not blocked.passed and "6 of 100 members lapsed" in blocked.description and "decided_by" in blocked.description
+        not blocked.passed
+        and "6 of 100 members lapsed" in blocked.description
+        and "orgsync membership approve" in blocked.description
     )
     shrunk = evaluate_guard(older_rows=100, newer_rows=90, lapsed=0, **kw)
     assert not shrunk.passed and "shrank from 100 to 90" in shrunk.description

@@ -7,7 +7,6 @@ something was found, so a clean file pays one scan.
 
 from __future__ import annotations
 
-import mmap
 from pathlib import Path
 
 import polars as pl
@@ -46,45 +45,29 @@ def needs_normalising(s: pl.Series) -> bool:
     return not bool(s.to_frame().select(clean.fill_null(True).all()).item())
 
 
+_NOT_CONTROL = bytes([9, 10, 13]) + bytes(range(32, 256))  # deleted by translate(): what is left is a C0 control
+
+
 def scan_bytes(source: bytes | Path) -> tuple[bool, int]:
     """(whether the (UTF-8 or single-byte) CSV bytes hold a C0 control other than tab/LF/CR, number of line
-    feeds).  A vectorised scan of the bytes (~0.3 ns a byte, memory-mapped for a file): a clean file skips the
-    per-value scan of every column (~50 ns a value), and the line count bounds the parse's memory."""
-    import numpy as np
+    feeds).  A C-speed scan of 1 MiB chunks (``bytes.translate`` deleting every allowed byte, ``bytes.count``;
+    ~1 ns a byte, no numpy import on the CLI's path): a clean file skips the per-value scan of every column
+    (~50 ns a value), and the line count bounds the parse's memory."""
+    step = 1 << 20
 
-    def scan(buf) -> tuple[bool, int]:
-        a = np.frombuffer(buf, dtype=np.uint8)
-        step = 1 << 20  # cache-sized chunks, one reused mask
-        mask = np.empty(min(step, a.size), dtype=bool)
+    def scan(chunks) -> tuple[bool, int]:
         controls, lines = False, 0
-        for start in range(0, a.size, step):
-            c = a[start : start + step]
-            m = mask[: c.size]
-            np.less(c, 32, out=m)
-            low = int(np.count_nonzero(m))
-            if not low:
-                continue
-            np.equal(c, 10, out=m)
-            lf = int(np.count_nonzero(m))
-            lines += lf
-            low -= lf
-            if low and not controls:
-                np.equal(c, 13, out=m)
-                low -= int(np.count_nonzero(m))
-                np.equal(c, 9, out=m)
-                low -= int(np.count_nonzero(m))
-                controls = low > 0
+        for chunk in chunks:
+            lines += chunk.count(b"\n")
+            if not controls and chunk.translate(None, _NOT_CONTROL):
+                controls = True
         return controls, lines
 
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return scan(source)
+        view = memoryview(source)
+        return scan(bytes(view[i : i + step]) for i in range(0, len(view), step))
     with open(source, "rb") as fh:
-        if fh.seek(0, 2) == 0:
-            return False, 0
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            found = scan(mm)
-            del mm  # the numpy views are gone: the map can close
-    return found
+        return scan(iter(lambda: fh.read(step), b""))
 
 
 def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = True) -> tuple[list[str], list[str]]:
