@@ -41,7 +41,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from .containers import inflate_zip, is_zip, looks_like_email, read_email
@@ -63,6 +62,8 @@ class SeenKeys:
     """The usable keys of earlier chunks as 128-bit fingerprints (see the module docstring)."""
 
     def __init__(self) -> None:
+        import numpy as np  # not at import time: the CLI's diff path does without numpy
+
         self.a = np.empty(0, dtype=np.uint64)  # sorted
         self.b = np.empty(0, dtype=np.uint64)  # aligned with a
 
@@ -70,11 +71,13 @@ class SeenKeys:
         return int(self.a.size)
 
     @staticmethod
-    def _fp(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    def _fp(keys: pl.Series):
         return keys.hash(seed=_SEED_A).to_numpy(), keys.hash(seed=_SEED_B).to_numpy()
 
     def contains(self, keys: pl.Series) -> pl.Series:
         """Boolean per key: whether it was added before."""
+        import numpy as np
+
         if keys.len() == 0 or self.a.size == 0:
             return pl.Series(np.zeros(keys.len(), dtype=bool))
         a, b = self._fp(keys)
@@ -95,6 +98,8 @@ class SeenKeys:
 
     def add(self, keys: pl.Series) -> None:
         """Add keys (distinct, not yet added)."""
+        import numpy as np
+
         if keys.len() == 0:
             return
         a, b = self._fp(keys)
@@ -138,6 +143,8 @@ def _last_record_end(buf: bytes, limit: int) -> int:
 def iter_chunks(fh, start: int, chunk_bytes: int, max_rows: int) -> Iterator[bytes]:
     """Chunks of the file from byte ``start`` (a record boundary), each ending at a record boundary (or EOF),
     at most ``chunk_bytes`` bytes and ``max_rows`` newlines unless a single record is longer."""
+    import numpy as np
+
     fh.seek(start)
     buf = b""
     eof = False
