@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import queue
+import threading
 
 import polars as pl
 import sqlalchemy as sa
@@ -119,6 +121,65 @@ def store_snapshot(engine: Engine, partition_key: str, parsed: ParsedExport) -> 
     _replace_partition(engine, partition_key, [(snapshot_rows, rows), (quarantine_rows, quarantine)])
 
 
+def _csv_batch(partition_key: str, key: str, rows: pl.DataFrame, quarantine: pl.DataFrame):
+    """((columns, COPY CSV bytes) of the snapshot rows, (columns, CSV bytes) of the quarantine rows)."""
+    out = []
+    for frame in _snapshot_frames(partition_key, key, rows, quarantine):
+        buf = io.BytesIO()
+        if frame.height:
+            frame.write_csv(buf, include_header=False, null_value="", quote_style="non_numeric")
+        out.append((frame.columns, buf))
+    return out[0], out[1]
+
+
+def _copy_csv(cursor, table: sa.Table, columns: list[str], buf: io.BytesIO) -> None:
+    if not buf.getbuffer().nbytes:
+        return
+    buf.seek(0)
+    cols = ", ".join(f'"{c}"' for c in columns)
+    cursor.copy_expert(f'COPY "{table.schema}"."{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv)', buf)
+
+
+def _prefetch(items, depth: int = 1):
+    """Iterate ``items`` in a thread, at most ``depth`` items ahead; its exceptions are raised here."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put((None, item)):
+                    return
+            put((None, end))
+        except BaseException as exc:  # handed to the consumer
+            put((exc, None))
+
+    worker = threading.Thread(target=run, name="snapshot-parse", daemon=True)
+    worker.start()
+    try:
+        while True:
+            exc, item = q.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+            del item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def store_snapshot_stream(engine: Engine, partition_key: str, stream: ExportStream, accept=None) -> ExportStream:
     """Replace the partition's snapshot and quarantine with a streamed export (``exports.stream_export``): the
     partition's rows are deleted, then each batch is COPYed as it is parsed, in one transaction (all or nothing:
@@ -129,11 +190,14 @@ def store_snapshot_stream(engine: Engine, partition_key: str, stream: ExportStre
         cur = raw.cursor()
         for table in (snapshot_rows, quarantine_rows):
             cur.execute(f'DELETE FROM "{table.schema}"."{table.name}" WHERE partition_key = %s', (partition_key,))
-        for rows, quarantine in stream:
-            rows, quarantine = _snapshot_frames(partition_key, stream.key_column, rows, quarantine)
-            _copy_in(cur, snapshot_rows, rows)
-            _copy_in(cur, quarantine_rows, quarantine)
-            del rows, quarantine
+        # the next chunk is parsed (and made into COPY CSV) in a thread while this one is COPYed: polars and
+        # libpq release the GIL, so parse and COPY overlap; one chunk waits at most (bounded memory)
+        for rows_csv, quarantine_csv in _prefetch(
+            _csv_batch(partition_key, stream.key_column, rows, quarantine) for rows, quarantine in stream
+        ):
+            _copy_csv(cur, snapshot_rows, *rows_csv)
+            _copy_csv(cur, quarantine_rows, *quarantine_csv)
+            del rows_csv, quarantine_csv
         if accept is not None:
             accept(stream)
         raw.commit()
