@@ -229,3 +229,60 @@ def test_store_snapshot_stream_all_or_nothing(engine):
     with pytest.raises(RuntimeError), stream_export(bad[: bad.rindex(b"9,")], "ok.csv", limits=LIMITS) as s:
         store.store_snapshot_stream(engine, "p", s, accept=refuse)
     assert store.load_snapshot(engine, "p", ["member_key"]).height == before
+
+
+def test_pipeline_snapshot_is_streamed_in_chunks(env, monkeypatch):
+    """The snapshot asset loads through the stream: with tiny chunks, its metadata and stored rows equal
+    read_export's on a file whose chunk boundaries fall inside quoted fields, with duplicates across chunks."""
+    from orgsync_dagster.membership.assets import SNAPSHOT_KEY, membership_snapshot
+    from orgsync_dagster.membership.exports import stream as stream_mod
+
+    from .pipeline_env import mat_meta
+
+    monkeypatch.setattr(stream_mod, "DEFAULT_CHUNK_BYTES", 90)
+    monkeypatch.setattr(stream_mod, "DEFAULT_MAX_CELLS", 30)
+    chunks = []
+    real = stream_mod.ExportStream._parse_chunk
+
+    def spy(self, chunk, lines_before):
+        chunks.append(len(chunk))
+        return real(self, chunk, lines_before)
+
+    monkeypatch.setattr(stream_mod.ExportStream, "_parse_chunk", spy)
+    data = _crafted().replace(b"\x00", b"")  # the pipeline's own NUL handling is tested elsewhere
+    whole = read_export(data, "export.csv", limits=ParseLimits())
+    pk, result = env.ingest("2026-11-14/export.csv", data, assets=[membership_snapshot])
+    assert result.success, result
+    assert len(chunks) > 10
+    meta = mat_meta(result, SNAPSHOT_KEY)
+    assert meta["members"] == whole.rows_ok and meta["rows_in"] == whole.rows_in
+    assert meta["quarantine_reasons"] == whole.quarantine_counts and meta["columns"] == whole.columns
+    assert meta["encoding"] == whole.encoding and meta["export_format"] == whole.format_name
+    stored = store.load_snapshot(env.engine, pk, ["member_key"])["member_key"].sort().to_list()
+    assert stored == whole.rows["email"].sort().to_list()
+    with env.engine.connect() as conn:
+        lines = sorted(
+            conn.execute(
+                sa.text("SELECT line, reason FROM membership.quarantine_rows WHERE partition_key = :p"), {"p": pk}
+            ).all()
+        )
+    assert lines == sorted(whole.quarantine.select("_line", "_reason").iter_rows())
+    row = store.get_export(env.engine, pk)
+    assert row["status"] == "loaded" and row["rows_ok"] == whole.rows_ok
+
+
+def test_pipeline_too_few_rows_rolls_back_the_stream(env, monkeypatch):
+    """An export with no usable row fails with the usual message and leaves no rows (the COPY is rolled back)."""
+    from orgsync_dagster.membership.assets import membership_snapshot
+
+    from .pipeline_env import failure_message
+
+    data = (HEADER + ",not-an-email,A,B,c,02111,M\n" * 3).encode()
+    pk, result = env.ingest("2026-11-14/export.csv", data, assets=[membership_snapshot])
+    assert not result.success
+    assert "only 0 usable" in failure_message(result)
+    assert store.load_snapshot(env.engine, pk, ["member_key"]).height == 0
+    with env.engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM membership.quarantine_rows WHERE partition_key = :p"), {"p": pk})
+        assert n.scalar() == 0
+    assert store.get_export(env.engine, pk)["status"] == "failed"

@@ -486,13 +486,14 @@ def stream_export_file(
     key_column: str = "email",
     limits: ParseLimits | None = None,
     filename: str | None = None,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    max_cells: int = DEFAULT_MAX_CELLS,
+    chunk_bytes: int | None = None,
+    max_cells: int | None = None,
 ) -> ExportStream:
     """Open an export file (CSV, ZIP or raw e-mail) for a streaming read; use it as a context manager (it
     deletes its temporary files).  ``filename`` (default: the file's name) decides the container like
     :func:`read_export`'s."""
     p = Path(path)
+    chunk_bytes, max_cells = chunk_bytes or DEFAULT_CHUNK_BYTES, max_cells or DEFAULT_MAX_CELLS
     return _open(p, None, filename or p.name, key_column, limits or ParseLimits.from_settings(), chunk_bytes, max_cells)
 
 
@@ -502,12 +503,13 @@ def stream_export(
     *,
     key_column: str = "email",
     limits: ParseLimits | None = None,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    max_cells: int = DEFAULT_MAX_CELLS,
+    chunk_bytes: int | None = None,
+    max_cells: int | None = None,
 ) -> ExportStream:
     """:func:`stream_export_file` on bytes (spooled to a temporary file; the caller can drop its copy)."""
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise TypeError(f"stream_export() needs bytes, got {type(data).__name__}")
+    chunk_bytes, max_cells = chunk_bytes or DEFAULT_CHUNK_BYTES, max_cells or DEFAULT_MAX_CELLS
     return _open(None, data, filename, key_column, limits or ParseLimits.from_settings(), chunk_bytes, max_cells)
