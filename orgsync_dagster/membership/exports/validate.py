@@ -242,4 +242,7 @@ def build_quarantine(
             }
         )
         q = pl.concat([q, malformed]).sort("_line")
+    # an empty field is null whichever parser read it (polars gives null, the csv module ""): the quarantine of
+    # a file does not depend on which parser, or which chunk of the streamed load, read the row
+    q = q.with_columns([pl.col(c).replace("", None) for c in names])
     return safe_values(q, names, limits)
