@@ -51,10 +51,10 @@ from .validate import empty_quarantine, scan_bytes
 
 __all__ = ["ExportStream", "SeenKeys", "stream_export", "stream_export_file"]
 
-DEFAULT_CHUNK_BYTES = 4 << 20
-#: values (rows x columns) per chunk: 256K values are 4 MB of polars string views (the raw frame; the
+DEFAULT_CHUNK_BYTES = 2 << 20
+#: values (rows x columns) per chunk: 128K values are 2 MB of polars string views (the raw frame; the
 #: quarantine, normalised columns and COPY buffer of a chunk add a few times that)
-DEFAULT_MAX_CELLS = 1 << 18
+DEFAULT_MAX_CELLS = 1 << 17
 _SEED_A, _SEED_B = 0x5EED_0001, 0x0BAD_CAFE
 
 
