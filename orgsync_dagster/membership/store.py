@@ -192,12 +192,16 @@ def store_snapshot_stream(engine: Engine, partition_key: str, stream: ExportStre
             cur.execute(f'DELETE FROM "{table.schema}"."{table.name}" WHERE partition_key = %s', (partition_key,))
         # the next chunk is parsed (and made into COPY CSV) in a thread while this one is COPYed: polars and
         # libpq release the GIL, so parse and COPY overlap; one chunk waits at most (bounded memory)
-        for rows_csv, quarantine_csv in _prefetch(
+        batches = _prefetch(
             _csv_batch(partition_key, stream.key_column, rows, quarantine) for rows, quarantine in stream
-        ):
-            _copy_csv(cur, snapshot_rows, *rows_csv)
-            _copy_csv(cur, quarantine_rows, *quarantine_csv)
-            del rows_csv, quarantine_csv
+        )
+        try:
+            for rows_csv, quarantine_csv in batches:
+                _copy_csv(cur, snapshot_rows, *rows_csv)
+                _copy_csv(cur, quarantine_rows, *quarantine_csv)
+                del rows_csv, quarantine_csv
+        finally:
+            batches.close()  # a failed COPY stops the parsing thread now, not when the traceback is collected
         if accept is not None:
             accept(stream)
         raw.commit()

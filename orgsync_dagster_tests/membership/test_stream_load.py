@@ -310,3 +310,22 @@ def test_random_mixed_file_equals_read_export(chunk: int, cells: int):
     whole, streamed, _ = _both("".join(out).encode(), "r.csv", chunk_bytes=chunk, max_cells=cells)
     _assert_same(whole, streamed, parser=False)
     assert {"blank_row", "malformed_row", "duplicate_key", "control_characters"} <= set(streamed.quarantine_counts)
+
+
+def test_failed_copy_stops_the_parsing_thread(engine, monkeypatch):
+    """A COPY that fails half way rolls back, raises, and leaves no parsing thread behind."""
+    import threading
+
+    store.record_export(engine, "p", s3_key="a", bucket="b", etag="e", status="received")
+    calls = []
+
+    def failing(cursor, table, columns, buf):
+        calls.append(table.name)
+        if len(calls) > 3:
+            raise RuntimeError("COPY failed")
+
+    monkeypatch.setattr(store, "_copy_csv", failing)
+    with pytest.raises(RuntimeError, match="COPY failed"), stream_export(_crafted(), "x.csv", chunk_bytes=60) as s:
+        store.store_snapshot_stream(engine, "p", s)
+    assert not [t for t in threading.enumerate() if t.name == "snapshot-parse"]
+    assert store.load_snapshot(engine, "p", ["member_key"]).height == 0
