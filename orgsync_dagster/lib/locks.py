@@ -7,7 +7,7 @@ naming the scope and, when PostgreSQL can tell, the holder (its ``holder`` label
 ``application_name``, and since when).
 
 Key: the first 8 bytes of sha256(``orgsync-lock:<name>``) as a signed 64-bit integer (stable across processes
-and Python versions; ``calls/locks.py`` derives its keys the same way).
+and Python versions). Used by membership (one push per target) and calls (one writer per candidate).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def advisory_lock(engine: Engine, name: str, *, wait_seconds: float = 0.0, holde
                 who = lock_holder(conn, name)
                 waited = f" after waiting {wait_seconds:g} s" if wait_seconds > 0 else ""
                 raise LockBusy(
-                    f"another push of the same target is running ({name}; held by {who or 'another session'})"
+                    f"{name} is being written by another run or command (held by {who or 'another session'})"
                     f"{waited}; try again when it has finished",
                     name=name,
                     holder=who,

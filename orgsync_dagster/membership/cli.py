@@ -117,7 +117,8 @@ def run_diff(args: argparse.Namespace) -> int:
     try:
         compare = [c.strip() for c in args.compare.split(",") if c.strip()] if args.compare else None
         if args.out:  # the row sets are needed: the full diff
-            from .diff import diff_snapshots, read_both
+            from .diff import diff_snapshots
+            from .readers import read_both
 
             older, newer = read_both(args.older, args.newer, key_column=args.key)
             result = diff_snapshots(older, newer, key=args.key, compare_columns=compare)
@@ -125,7 +126,7 @@ def run_diff(args: argparse.Namespace) -> int:
             held, quarantined = result.held_count, newer.rows_quarantined
             del older, newer
         else:  # counts only: each export reduced to hashes as soon as it is parsed, both parsed at once
-            from .diff import diff_counts_files
+            from .diff_counts import diff_counts_files
 
             result = diff_counts_files(args.older, args.newer, key=args.key, compare_columns=compare)
             warnings = result.warnings

@@ -34,16 +34,16 @@ from typing import Union
 
 import polars as pl
 
-from .exports import CANONICAL_COLUMNS, ParsedExport, read_export_file, resolve_column
+from .exports import CANONICAL_COLUMNS, ParsedExport, resolve_column
+from .holds import _quarantine_of, _values_of, quarantined_values
+from .readers import read_both
 
 __all__ = [
     "CHANGED_COLUMNS",
-    "DiffCounts",
     "DiffResult",
     "HELD",
     "STATUSES",
     "Snapshot",
-    "diff_counts_files",
     "diff_files",
     "diff_snapshots",
     "quarantined_values",
@@ -318,49 +318,6 @@ def _compare_columns(
     return cols, warnings
 
 
-_SEPARATORS = r"[^,;\t|]+"
-
-
-def quarantined_values(quarantine: pl.DataFrame | None) -> pl.Series:
-    """Every value found in the quarantined rows of an export (``ParsedExport.quarantine`` or the same frame
-    built from ``membership.quarantine_rows.data``: ``_line``, ``_reason`` and the original values).
-
-    Each field value, stripped, as is and lower-cased (an e-mail key is lower-cased), plus the pieces of it
-    between separators (``, ; TAB |``): a malformed row (e.g. an unquoted comma in the address) shifts its
-    fields, and its last column holds the rest of the line joined.  The set is deliberately generous: a key
-    found in it is *held* (not lapsed) - a wrong hold delays a lapse by one export, a wrong lapse writes to a
-    real person."""
-    if quarantine is None or quarantine.height == 0:
-        return pl.Series("v", [], dtype=pl.String)
-    cols = [c for c in quarantine.columns if c not in ("_line", "_reason")]
-    if not cols:
-        return pl.Series("v", [], dtype=pl.String)
-    vals = quarantine.select(pl.concat_list([pl.col(c).cast(pl.String) for c in cols]).alias("v")).explode("v")["v"]
-    vals = vals.drop_nulls()
-    pieces = vals.str.extract_all(_SEPARATORS).explode().drop_nulls()
-    allv = pl.concat([vals, pieces]).str.strip_chars()
-    allv = pl.concat([allv, allv.str.to_lowercase()])
-    return allv.filter(allv != "").unique().alias("v")
-
-
-def _quarantine_of(snap: Snapshot, given: pl.DataFrame | None) -> pl.DataFrame | None:
-    if given is not None:
-        return given
-    return snap.quarantine if isinstance(snap, ParsedExport) else None
-
-
-def _values_of(snap: Snapshot, quarantine: pl.DataFrame | None) -> pl.Series:
-    values = quarantined_values(quarantine)
-    method = getattr(snap, "quarantined_values", None)  # ParsedExport.quarantined_values() once it exists
-    if callable(method) and quarantine is not None and quarantine is getattr(snap, "quarantine", None):
-        try:
-            extra = pl.Series("v", list(method()), dtype=pl.String)
-            values = pl.concat([values, extra]).unique()
-        except Exception:  # pragma: no cover - our own derivation above stands
-            pass
-    return values
-
-
 def diff_snapshots(
     older: Snapshot,
     newer: Snapshot,
@@ -496,182 +453,3 @@ def diff_files(
     Raises :class:`~orgsync_dagster.membership.exports.ExportError` for an unreadable file."""
     older, newer = read_both(older_path, newer_path, key_column=key)
     return diff_snapshots(older, newer, key=key, compare_columns=compare_columns, sample_size=sample_size)
-
-
-# --------------------------------------------------------------------------------------------------
-# Counts only (the command line without --out): lower memory, both files parsed at once
-# --------------------------------------------------------------------------------------------------
-
-
-def read_both(
-    older_path: str | Path, newer_path: str | Path, *, key_column: str = "email", parallel: bool | None = None
-) -> tuple[ParsedExport, ParsedExport]:
-    """``read_export_file`` of both files; at the same time (one thread each) when they are small enough
-    (:data:`PARALLEL_PARSE_MAX_BYTES` together, the default) - the parse is largely single-threaded.  The older
-    file's error is raised first, as when reading one after the other."""
-    if parallel is None:
-        parallel = _file_bytes(older_path) + _file_bytes(newer_path) <= PARALLEL_PARSE_MAX_BYTES
-    if not parallel:
-        return read_export_file(older_path, key_column=key_column), read_export_file(newer_path, key_column=key_column)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        fo = pool.submit(read_export_file, older_path, key_column=key_column)
-        fn = pool.submit(read_export_file, newer_path, key_column=key_column)
-        return fo.result(), fn.result()
-
-
-@dataclass
-class DiffCounts:
-    """Outcome of :func:`diff_counts_files`: the counts of :func:`diff_snapshots` without the row sets."""
-
-    key: str
-    compare_columns: list[str]
-    counts: dict[str, int]
-    #: keys held (not lapsed): present in a quarantined row of the newer export
-    held_keys: pl.Series
-    older_rows: int
-    newer_rows: int
-    older_info: dict
-    newer_info: dict
-    #: quarantined rows of the newer export
-    newer_quarantined: int
-    elapsed_s: float = 0.0
-    join: str = "hash-join"
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def held_count(self) -> int:
-        return self.held_keys.len()
-
-    def to_dict(self) -> dict[str, int]:
-        """Exactly ``{"new", "updated", "lapsed", "unchanged"}`` counts."""
-        return {s: int(self.counts[s]) for s in STATUSES}
-
-
-#: parse both files at once (one thread each: the parse is largely single-threaded) when the two files
-#: together are at most this many bytes; above it they are parsed one after the other, so that only one
-#: parsed export is resident at a time (the peak-memory figure at 5M rows)
-PARALLEL_PARSE_MAX_BYTES = 400 << 20
-
-
-def _file_bytes(path: str | Path) -> int:
-    try:
-        p = Path(path)
-        with open(p, "rb") as fh:
-            magic = fh.read(4)
-        size = p.stat().st_size
-        return size * 20 if magic.startswith(b"PK") else size  # a ZIP inflates: count it large
-    except OSError:
-        return 0  # read_export_file reports the problem
-
-
-@dataclass
-class _Side:
-    columns: list[str]
-    info: dict
-    warnings: list[str]
-    quarantine: pl.DataFrame
-    values: pl.Series | None
-    rows: int
-
-
-def _side(parsed: ParsedExport, want_values: bool) -> _Side:
-    return _Side(
-        columns=list(parsed.rows.columns),
-        info=parsed.summary(),
-        warnings=list(parsed.warnings),
-        quarantine=parsed.quarantine,
-        values=_values_of(parsed, parsed.quarantine) if want_values else None,
-        rows=parsed.rows.height,
-    )
-
-
-def _parse_reduce(
-    path: str | Path, key: str, compare_columns: Sequence[str] | None, side: str
-) -> tuple[ParsedExport, list[str] | None, pl.DataFrame]:
-    """Parse one file and reduce it on the compare columns as far as this file alone tells (checked by the
-    caller against the other file)."""
-    parsed = read_export_file(path, key_column=key)
-    cols = parsed.rows.columns
-    try:
-        guess: list[str] | None = _compare_columns(cols, cols, parsed.key_column, compare_columns)[0]
-    except ValueError:
-        guess = None
-    return parsed, guess, _reduce(parsed.rows, parsed.key_column, guess or [], True, side)
-
-
-def diff_counts_files(
-    older_path: str | Path,
-    newer_path: str | Path,
-    *,
-    key: str = "email",
-    compare_columns: Sequence[str] | None = None,
-    parallel: bool | None = None,
-) -> DiffCounts:
-    """The counts of ``diff_files(older_path, newer_path, ...)`` (same parse, same classification, same held
-    rule), without materialising the new / updated / lapsed rows.
-
-    Each parsed export is reduced to its keys and (key hash, row index, row hash) as soon as it is parsed
-    and its rows are dropped.  ``parallel`` (default: when the files together are at most
-    :data:`PARALLEL_PARSE_MAX_BYTES`): parse both files at the same time, one thread each."""
-    t0 = time.perf_counter()
-    if parallel is None:
-        parallel = _file_bytes(older_path) + _file_bytes(newer_path) <= PARALLEL_PARSE_MAX_BYTES
-    if parallel:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:  # parse + reduce each file in its own thread
-            fo = pool.submit(_parse_reduce, older_path, key, compare_columns, "o")
-            fn = pool.submit(_parse_reduce, newer_path, key, compare_columns, "n")
-            (older, guess_o, o), (newer, guess_n, n) = fo.result(), fn.result()
-        key = newer.key_column
-        cols, warnings = _compare_columns(older.rows.columns, newer.rows.columns, key, compare_columns)
-        if cols != guess_o:  # the two exports have different columns: hash again on the final set
-            o = _reduce(older.rows, key, cols, True, "o")
-        if cols != guess_n:
-            n = _reduce(newer.rows, key, cols, True, "n")
-        ko = older.rows[key].rechunk()
-        so = _side(older, False)
-        del older
-    else:  # one parsed export resident at a time
-        older, guess, o = _parse_reduce(older_path, key, compare_columns, "o")
-        key = older.key_column
-        ko = older.rows[key].rechunk()
-        so = _side(older, False)
-        del older
-        newer = read_export_file(newer_path, key_column=key)
-        cols, warnings = _compare_columns(so.columns, newer.rows.columns, key, compare_columns)
-        if cols != guess:  # the newer export has other columns: hash the older one again on the final set
-            del o
-            older = read_export_file(older_path, key_column=key)
-            o = _reduce(older.rows, key, cols, True, "o")
-            del older
-        n = _reduce(newer.rows, key, cols, True, "n")
-    kn = newer.rows[key].rechunk()
-    sn = _side(newer, True)
-    del newer
-
-    pairs, counts, join = _classify(o, n, ko, kn)
-    del o, n
-    if join != "hash-join":
-        warnings.append(_COLLISION_WARNING)
-    held_keys = pl.Series(key, [], dtype=pl.String)
-    if counts["lapsed"] and sn.values is not None and sn.values.len():
-        lapsed_keys = ko.gather(pairs.filter(pl.col("status") == "lapsed")["_io"].sort())
-        held_keys = lapsed_keys.filter(lapsed_keys.cast(pl.String).is_in(sn.values)).alias(key)
-        counts["lapsed"] -= held_keys.len()
-    return DiffCounts(
-        key=key,
-        compare_columns=cols,
-        counts=counts,
-        held_keys=held_keys,
-        older_rows=so.rows,
-        newer_rows=sn.rows,
-        older_info=so.info,
-        newer_info=sn.info,
-        newer_quarantined=sn.quarantine.height,
-        elapsed_s=time.perf_counter() - t0,
-        join=join,
-        warnings=[*so.warnings, *sn.warnings, *warnings],
-    )

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from orgsync_dagster.membership import cli, samples
-from orgsync_dagster.membership.diff import diff_counts_files, diff_files
+from orgsync_dagster.membership.diff import diff_files
+from orgsync_dagster.membership.diff_counts import diff_counts_files
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]

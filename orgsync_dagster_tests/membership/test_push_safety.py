@@ -224,7 +224,7 @@ def test_cli_refuses_while_another_push_holds_the_target(cli_env, sandbox, fast_
     with push_lock(engine, scope, holder="orgsync membership push cli-test-holder"):
         assert push_cli.main(args) == 4
     err = capsys.readouterr().err
-    assert "another push of the same target is running" in err and scope in err and "cli-test-holder" in err
+    assert "is being written by another run or command" in err and scope in err and "cli-test-holder" in err
     assert "Traceback" not in err and sandbox.action_network.stats(api_key)["requests"] == 0
     assert ledger_rows(engine) == []
     assert push_cli.main(args) == 0  # released: the push goes through
@@ -252,7 +252,7 @@ def test_pipeline_waits_then_fails_clearly_while_the_cli_holds_the_target(env):
             run_config={"ops": {"action_network__membership_sync": {"config": {"lock_wait_seconds": 0.2}}}},
         )
     assert not r.success
-    assert "another push of the same target is running" in failure_message(r) and "cli-abc" in failure_message(r)
+    assert "is being written by another run or command" in failure_message(r) and "cli-abc" in failure_message(r)
     assert env.sandbox.action_network.stats(env.api_key)["requests"] == 0 and ledger_rows(env.engine) == []
 
 

@@ -9,7 +9,8 @@ import polars as pl
 
 from orgsync_dagster.membership import cli, push_cli, samples
 from orgsync_dagster.membership.assets import DIFF_KEY, GUARD_CHECK, SYNC_KEY
-from orgsync_dagster.membership.diff import diff_counts_files, diff_files, quarantined_values
+from orgsync_dagster.membership.diff import diff_files, quarantined_values
+from orgsync_dagster.membership.diff_counts import diff_counts_files
 from orgsync_dagster.membership.guard import evaluate_guard
 
 from .pipeline_env import check_result, mat_meta
