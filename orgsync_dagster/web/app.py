@@ -36,6 +36,7 @@ PAGE_MODULES = (
     "orgsync_dagster.web.pages.tracker",
     "orgsync_dagster.web.pages.users",
     "orgsync_dagster.web.pages.calls_config",
+    "orgsync_dagster.web.pages.calls_config_instances",
     "orgsync_dagster.web.pages.membership_approvals",
 )
 
