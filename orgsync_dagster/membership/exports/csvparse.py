@@ -20,7 +20,7 @@ from .columns import CANONICAL_COLUMNS, map_header, resolve_column
 from .decoding import _UTF8_BOM, decode_text, first_record, sniff_separator
 from .formats import describe_missing, detect_format
 from .model import ExportError, ParseLimits
-from .validate import build_quarantine, needs_normalising, normalise_expr, row_reasons, scan_bytes
+from .validate import build_quarantine, columns_needing_normalising, normalise_expr, row_reasons, scan_bytes
 
 
 def _is_utf8_error(exc: Exception) -> bool:
@@ -182,8 +182,9 @@ def validate(
     ``line_offset``: added to the line numbers derived from the row index; ``seen``: the keys of earlier
     chunks (:class:`.stream.SeenKeys`), for duplicates across chunks."""
     names, key, extras, canon = hdr.names, hdr.key, hdr.extras, hdr.canon
+    dirty = columns_needing_normalising(raw, [*canon, *extras])
     k = raw[key]
-    if needs_normalising(k):
+    if key in dirty:
         k = raw.select(normalise_expr(key))[key]
     reasons = row_reasons(raw, k, key, limits, controls=controls, seen=seen)
     bad_mask = reasons.is_not_null()
@@ -208,7 +209,7 @@ def validate(
         s = raw.drop_in_place(c)
         if c == key:
             s = k
-        elif needs_normalising(s):
+        elif c in dirty:
             s = s.to_frame().select(normalise_expr(c))[c]
         if keep is not None:
             s = s.filter(keep)

@@ -32,6 +32,24 @@ def normalise_expr(c: str) -> pl.Expr:
     return e.alias(c)
 
 
+def _clean_expr(name: str) -> pl.Expr:
+    c = pl.col(name)
+    clean = c.str.contains(_CLEAN_EMAIL if name == "email" else _CLEAN_VALUE)
+    if name == "mailing_zip":
+        clean = clean & ~c.str.contains(r"^\d{3,4}$")
+    return clean.fill_null(True).all()
+
+
+def columns_needing_normalising(raw: pl.DataFrame, names: list[str]) -> set[str]:
+    """The columns among ``names`` that :func:`needs_normalising` would flag, checked in ONE select (polars runs
+    the column scans in parallel, which matters when the other file of a diff is already parsed)."""
+    names = [c for c in names if c in raw.columns]
+    if not names or raw.height == 0:
+        return set()
+    flags = raw.select([_clean_expr(c).alias(str(i)) for i, c in enumerate(names)]).row(0)
+    return {c for c, clean in zip(names, flags) if not clean}
+
+
 def needs_normalising(s: pl.Series) -> bool:
     """Whether a column has surrounding whitespace, empty strings, upper-case e-mails or short zips.
     A regex scan that allocates nothing per value: a clean column is kept as is (no copy), which
@@ -48,26 +66,51 @@ def needs_normalising(s: pl.Series) -> bool:
 _NOT_CONTROL = bytes([9, 10, 13]) + bytes(range(32, 256))  # deleted by translate(): what is left is a C0 control
 
 
+#: inputs at least this big are scanned with numpy (its import, ~0.08 s, pays for itself); smaller ones with bytes
+#: methods (no numpy import on the CLI's path for ordinary files)
+NUMPY_SCAN_MIN_BYTES = 32 << 20
+
+
+def _scan_chunks_numpy(chunks) -> tuple[bool, int]:
+    import numpy as np
+
+    controls, lines = False, 0
+    for chunk in chunks:
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        low = int(np.count_nonzero(a < 32))
+        if not low:
+            continue
+        lf = int(np.count_nonzero(a == 10))
+        lines += lf
+        if not controls and low > lf:
+            controls = low - lf - int(np.count_nonzero(a == 13)) - int(np.count_nonzero(a == 9)) > 0
+    return controls, lines
+
+
+def _scan_chunks_bytes(chunks) -> tuple[bool, int]:
+    controls, lines = False, 0
+    for chunk in chunks:
+        lines += chunk.count(b"\n")
+        if not controls and chunk.translate(None, _NOT_CONTROL):
+            controls = True
+    return controls, lines
+
+
 def scan_bytes(source: bytes | Path) -> tuple[bool, int]:
     """(whether the (UTF-8 or single-byte) CSV bytes hold a C0 control other than tab/LF/CR, number of line
-    feeds).  A C-speed scan of 1 MiB chunks (``bytes.translate`` deleting every allowed byte, ``bytes.count``;
-    ~1 ns a byte, no numpy import on the CLI's path): a clean file skips the per-value scan of every column
-    (~50 ns a value), and the line count bounds the parse's memory."""
-    step = 1 << 20
-
-    def scan(chunks) -> tuple[bool, int]:
-        controls, lines = False, 0
-        for chunk in chunks:
-            lines += chunk.count(b"\n")
-            if not controls and chunk.translate(None, _NOT_CONTROL):
-                controls = True
-        return controls, lines
-
+    feeds).  A C-speed scan of 4 MiB chunks (numpy compares for big inputs, ``bytes.translate`` + ``bytes.count``
+    for small ones): a clean file skips the per-value scan of every column (~50 ns a value), and the line count
+    bounds the parse's memory."""
+    step = 4 << 20
     if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source)
-        return scan(bytes(view[i : i + step]) for i in range(0, len(view), step))
+        size = len(view)
+        chunks = (bytes(view[i : i + step]) for i in range(0, size, step))
+        return (_scan_chunks_numpy if size >= NUMPY_SCAN_MIN_BYTES else _scan_chunks_bytes)(chunks)
+    size = Path(source).stat().st_size
     with open(source, "rb") as fh:
-        return scan(iter(lambda: fh.read(step), b""))
+        chunks = iter(lambda: fh.read(step), b"")
+        return (_scan_chunks_numpy if size >= NUMPY_SCAN_MIN_BYTES else _scan_chunks_bytes)(chunks)
 
 
 def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = True) -> tuple[list[str], list[str]]:
