@@ -172,6 +172,15 @@ def test_empty_rows_are_not_refused_but_bounded():
     assert max(sizes) <= 500 and sum(sizes) == 5000 and s.quarantine_counts == {"blank_row": 5000}
 
 
+def test_a_file_of_millions_of_blank_lines_is_refused_like_the_whole_file_read():
+    """10 MB of blank lines: the streamed load refuses it up front as read_export does (no 10M quarantine rows)."""
+    data = HEADER.encode() + b"\n" * 10_000_000
+    with pytest.raises(ExportError, match="mostly blank lines"):
+        stream_export(data, "blank.csv", limits=LIMITS)
+    with pytest.raises(ExportError, match="mostly blank lines"):
+        read_export(data, "blank.csv", key_column="email")
+
+
 def test_seen_keys_exact_on_first_hash_collision():
     import numpy as np
 

@@ -219,6 +219,17 @@ def validate(
     return rows, q.select(["_line", "_reason", *canon, *extras])
 
 
+def refuse_mostly_blank(name: str, line_feeds: int, columns: int, size: int) -> None:
+    """A file of (nearly) nothing but blank lines / empty rows is refused before it is parsed: whole, it would
+    cost far more memory than its bytes (16 bytes per value); streamed, millions of blank quarantine rows."""
+    estimate = (line_feeds + 1) * columns * 16
+    if estimate > max(20 * size, 1 << 30):
+        raise ExportError(
+            f"{name!r} has {line_feeds:,} lines in {size:,} bytes (mostly blank lines or empty rows); reading it"
+            f" would take about {estimate / (1 << 30):.1f} GiB of memory; refused"
+        )
+
+
 def parse_csv(
     box: list[bytes], *, name: str, key_column: str, limits: ParseLimits, path: Path | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -268,12 +279,7 @@ def parse_csv(
     # polars holds 16 bytes per value: rows of (nearly) nothing cost far more than their bytes.  Ordinary rows
     # cost 2-3x the file; only a file of blank lines / empty rows reaches 20x: refuse it rather than run out.
     # (The streaming load, :mod:`.stream`, parses in bounded chunks and needs no such refusal.)
-    estimate = (line_feeds + 1) * len(hdr.names) * 16
-    if estimate > max(20 * size, 1 << 30):
-        raise ExportError(
-            f"{name!r} has {line_feeds:,} lines in {size:,} bytes (mostly blank lines or empty rows); reading it"
-            f" would take about {estimate / (1 << 30):.1f} GiB of memory; refused"
-        )
+    refuse_mostly_blank(name, line_feeds, len(hdr.names), size)
     box2 = data
     del data
     raw, lines, bad_lines, bad_rows, parser, warning, decoded = parse_raw(box2, path, hdr)

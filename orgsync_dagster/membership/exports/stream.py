@@ -44,7 +44,7 @@ from pathlib import Path
 import polars as pl
 
 from .containers import inflate_zip, is_zip, looks_like_email, read_email
-from .csvparse import CsvHeader, parse_raw, read_header, validate
+from .csvparse import CsvHeader, parse_raw, read_header, refuse_mostly_blank, validate
 from .decoding import _FALLBACK_STATE, _UTF8_BOM, _FallbackCounter
 from .model import ExportError, ParsedExport, ParseLimits
 from .validate import empty_quarantine, scan_bytes
@@ -230,6 +230,7 @@ class ExportStream:
             fh.seek(max(size - 1, 0))
             last = fh.read(1)
         self.hdr: CsvHeader = read_header(head, size, name=name, key_column=key_column)
+        refuse_mostly_blank(name, scan_bytes(self.path)[1], len(self.hdr.names), size)  # as the whole-file read
         self.warnings = list(self.hdr.warnings)
         if last not in (b"\n", b"\r") and b"\n" in head:
             self.warnings.append("file does not end with a newline (was it truncated?)")
