@@ -177,12 +177,13 @@ def validate(
     controls: bool,
     line_offset: int = 0,
     seen=None,
+    plain: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(canonical rows, quarantine) of a raw frame.  ``raw`` is consumed (its columns are moved out).
     ``line_offset``: added to the line numbers derived from the row index; ``seen``: the keys of earlier
     chunks (:class:`.stream.SeenKeys`), for duplicates across chunks."""
     names, key, extras, canon = hdr.names, hdr.key, hdr.extras, hdr.canon
-    dirty = columns_needing_normalising(raw, [*canon, *extras])
+    dirty = columns_needing_normalising(raw, [*canon, *extras], plain=plain)
     k = raw[key]
     if key in dirty:
         k = raw.select(normalise_expr(key))[key]
@@ -275,7 +276,8 @@ def parse_csv(
     del head
 
     # --- parse -----------------------------------------------------------------------------------
-    controls, line_feeds = scan_bytes(data if data is not None else path)  # type: ignore[arg-type]
+    scan = scan_bytes(data if data is not None else path)  # type: ignore[arg-type]
+    controls, line_feeds = scan.controls, scan.lines
     # polars holds 16 bytes per value: rows of (nearly) nothing cost far more than their bytes.  Ordinary rows
     # cost 2-3x the file; only a file of blank lines / empty rows reaches 20x: refuse it rather than run out.
     # (The streaming load, :mod:`.stream`, parses in bounded chunks and needs no such refusal.)
@@ -298,6 +300,8 @@ def parse_csv(
         bad_rows=bad_rows,
         has_quotes=has_quotes,
         controls=controls,
+        # no field can start or end with whitespace other than a space or a tab (see columns_needing_normalising)
+        plain=scan.ascii and not controls and scan.crs == scan.crlfs and line_feeds <= n + 1,
     )
     info = {
         "encoding": encoding,

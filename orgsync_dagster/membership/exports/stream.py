@@ -230,7 +230,7 @@ class ExportStream:
             fh.seek(max(size - 1, 0))
             last = fh.read(1)
         self.hdr: CsvHeader = read_header(head, size, name=name, key_column=key_column)
-        refuse_mostly_blank(name, scan_bytes(self.path)[1], len(self.hdr.names), size)  # as the whole-file read
+        refuse_mostly_blank(name, scan_bytes(self.path).lines, len(self.hdr.names), size)  # as the whole-file read
         self.warnings = list(self.hdr.warnings)
         if last not in (b"\n", b"\r") and b"\n" in head:
             self.warnings.append("file does not end with a newline (was it truncated?)")
@@ -324,7 +324,7 @@ class ExportStream:
         data = self.header_bytes + body
         head_lines = self.header_bytes.count(b"\n")
         offset = lines_before - head_lines
-        controls, _ = scan_bytes(body)
+        controls = scan_bytes(body).controls
         has_quotes = b'"' in body
         del body
         raw, lines, bad_lines, bad_rows, parser, warning, _enc = parse_raw(data, None, hdr, line_offset=offset)

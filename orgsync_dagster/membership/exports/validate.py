@@ -8,6 +8,7 @@ something was found, so a clean file pays one scan.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -40,13 +41,31 @@ def _clean_expr(name: str) -> pl.Expr:
     return clean.fill_null(True).all()
 
 
-def columns_needing_normalising(raw: pl.DataFrame, names: list[str]) -> set[str]:
+def _plain_clean_expr(name: str) -> pl.Expr:
+    """:func:`_clean_expr` for a file known to be plain (see :func:`columns_needing_normalising`): the only
+    whitespace a field can start or end with is a space or a tab, so literal prefix/suffix tests (which read the
+    string views' inline prefix) replace the regex, ~2x cheaper."""
+    c = pl.col(name)
+    dirty = (c == "") | c.str.starts_with(" ") | c.str.ends_with(" ") | c.str.starts_with("\t") | c.str.ends_with("\t")
+    clean = (~dirty).fill_null(True).all()
+    if name == "mailing_zip":  # a 3-4 digit zip is padded: only values of that length are looked at
+        short = c.filter(c.str.len_bytes().is_between(3, 4))
+        clean = clean & ~short.str.contains(r"^\d+$").any().fill_null(False)
+    return clean
+
+
+def columns_needing_normalising(raw: pl.DataFrame, names: list[str], *, plain: bool = False) -> set[str]:
     """The columns among ``names`` that :func:`needs_normalising` would flag, checked in ONE select (polars runs
-    the column scans in parallel, which matters when the other file of a diff is already parsed)."""
+    the column scans in parallel, which matters when the other file of a diff is already parsed).  ``plain``: the
+    file is ASCII, holds no C0 control, no line feed inside a field and carriage returns only as CRLF line ends
+    (:func:`scan_bytes` tells), so ``\\s`` at a field's edge can only be a space or a tab."""
     names = [c for c in names if c in raw.columns]
     if not names or raw.height == 0:
         return set()
-    flags = raw.select([_clean_expr(c).alias(str(i)) for i, c in enumerate(names)]).row(0)
+    exprs = [
+        (_plain_clean_expr(c) if plain and c != "email" else _clean_expr(c)).alias(str(i)) for i, c in enumerate(names)
+    ]
+    flags = raw.select(exprs).row(0)
     return {c for c, clean in zip(names, flags) if not clean}
 
 
@@ -71,46 +90,56 @@ _NOT_CONTROL = bytes([9, 10, 13]) + bytes(range(32, 256))  # deleted by translat
 NUMPY_SCAN_MIN_BYTES = 32 << 20
 
 
-def _scan_chunks_numpy(chunks) -> tuple[bool, int]:
-    import numpy as np
+class ByteScan(NamedTuple):
+    controls: bool  # a C0 control other than tab/LF/CR somewhere
+    lines: int  # line feeds
+    ascii: bool  # every byte < 128
+    crs: int  # carriage returns
+    crlfs: int  # of which followed by a line feed
 
-    controls, lines = False, 0
+
+def _scan(chunks, numpy: bool) -> ByteScan:
+    if numpy:
+        import numpy as np
+    controls, lines, ascii_, crs, crlfs, prev_cr = False, 0, True, 0, 0, False
     for chunk in chunks:
-        a = np.frombuffer(chunk, dtype=np.uint8)
-        low = int(np.count_nonzero(a < 32))
-        if not low:
-            continue
-        lf = int(np.count_nonzero(a == 10))
+        if prev_cr and chunk[:1] == b"\n":
+            crlfs += 1
+        prev_cr = chunk[-1:] == b"\r"
+        ascii_ = ascii_ and chunk.isascii()
+        if numpy:
+            a = np.frombuffer(chunk, dtype=np.uint8)
+            low = int(np.count_nonzero(a < 32))
+            if not low:
+                continue
+            lf = int(np.count_nonzero(a == 10))
+            cr = int(np.count_nonzero(a == 13)) if low > lf else 0
+            if not controls and low > lf + cr:
+                controls = low - lf - cr - int(np.count_nonzero(a == 9)) > 0
+        else:
+            lf, cr = chunk.count(b"\n"), chunk.count(b"\r")
+            if not controls and chunk.translate(None, _NOT_CONTROL):
+                controls = True
         lines += lf
-        if not controls and low > lf:
-            controls = low - lf - int(np.count_nonzero(a == 13)) - int(np.count_nonzero(a == 9)) > 0
-    return controls, lines
+        if cr:
+            crs += cr
+            crlfs += chunk.count(b"\r\n")
+    return ByteScan(controls, lines, ascii_, crs, crlfs)
 
 
-def _scan_chunks_bytes(chunks) -> tuple[bool, int]:
-    controls, lines = False, 0
-    for chunk in chunks:
-        lines += chunk.count(b"\n")
-        if not controls and chunk.translate(None, _NOT_CONTROL):
-            controls = True
-    return controls, lines
-
-
-def scan_bytes(source: bytes | Path) -> tuple[bool, int]:
-    """(whether the (UTF-8 or single-byte) CSV bytes hold a C0 control other than tab/LF/CR, number of line
-    feeds).  A C-speed scan of 4 MiB chunks (numpy compares for big inputs, ``bytes.translate`` + ``bytes.count``
-    for small ones): a clean file skips the per-value scan of every column (~50 ns a value), and the line count
-    bounds the parse's memory."""
+def scan_bytes(source: bytes | Path) -> ByteScan:
+    """What the (UTF-8 or single-byte) CSV bytes hold: a C0 control other than tab/LF/CR?  how many line feeds
+    and carriage returns?  only ASCII?  A C-speed scan of 4 MiB chunks (numpy compares for big inputs,
+    ``bytes.translate`` + ``bytes.count`` for small ones): a clean file skips the per-value scan of every column
+    (~50 ns a value) and gets the cheaper normalisation check, and the line count bounds the parse's memory."""
     step = 4 << 20
     if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source)
         size = len(view)
-        chunks = (bytes(view[i : i + step]) for i in range(0, size, step))
-        return (_scan_chunks_numpy if size >= NUMPY_SCAN_MIN_BYTES else _scan_chunks_bytes)(chunks)
+        return _scan((bytes(view[i : i + step]) for i in range(0, size, step)), size >= NUMPY_SCAN_MIN_BYTES)
     size = Path(source).stat().st_size
     with open(source, "rb") as fh:
-        chunks = iter(lambda: fh.read(step), b"")
-        return (_scan_chunks_numpy if size >= NUMPY_SCAN_MIN_BYTES else _scan_chunks_bytes)(chunks)
+        return _scan(iter(lambda: fh.read(step), b""), size >= NUMPY_SCAN_MIN_BYTES)
 
 
 def _unsafe_columns(raw: pl.DataFrame, limits: ParseLimits, controls: bool = True) -> tuple[list[str], list[str]]:
