@@ -20,7 +20,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -163,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="membership_e2e_"))
     try:
         t0 = time.perf_counter()
-        older, newer = generate(args.rows, work)
+        # generated in a child process: a child's ru_maxrss starts from the RSS of the process it was forked from,
+        # so this process must stay small for the peak RSS of the measured commands to be their own
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            older, newer = pool.submit(generate, args.rows, work).result()
         print(
             f"files: {older} ({older.stat().st_size / 1e6:.0f} MB), {newer} ({newer.stat().st_size / 1e6:.0f} MB)"
             f" ready in {time.perf_counter() - t0:.1f} s",
