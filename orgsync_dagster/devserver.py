@@ -60,6 +60,11 @@ def run_dev(
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(_dagster_yaml(), dagster_home / "dagster.yaml")
     env["DAGSTER_HOME"] = str(dagster_home)
+    if not env.get("MONGODB_URI"):
+        # the calls store: a mongomock kept in a file, so the runs (each its own process) share the calls
+        store = dev_home / "calls_store.json"
+        store.unlink(missing_ok=True)
+        env["MONGODB_URI"] = f"mongomock+file://{store}"
 
     pgdata = None
     if not (env.get("ORGSYNC_WAREHOUSE_URL") and env.get("DAGSTER_PG_URL")):

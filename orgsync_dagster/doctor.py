@@ -206,9 +206,10 @@ def _s3_row(env: Mapping[str, str], timeout: float, local: bool) -> Row:
 
 def _mongo_row(env: Mapping[str, str], timeout: float, local: bool) -> Row:
     uri = env.get("MONGODB_URI") or ""
-    if not uri or uri.startswith("mongomock://"):
+    if not uri or uri.startswith(("mongomock://", "mongomock+file://")):
         if local:
-            return Row("MongoDB", INFO, "in-process mongomock (local profile: calls live only inside one process)")
+            where = "kept in a file, shared by local runs" if "+file" in uri else "calls live only inside one process"
+            return Row("MongoDB", INFO, f"mongomock stand-in (local profile: {where})")
         return Row("MongoDB", PROBLEM, "production needs a MongoDB (MONGODB_URI)")
     try:
         import pymongo

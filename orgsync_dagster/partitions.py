@@ -18,3 +18,12 @@ def run_per_van_instance(context: dg.ScheduleEvaluationContext, prefix: str):
     stamp = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
     for instance in van_instance_partitions.get_partition_keys():
         yield dg.RunRequest(run_key=f"{prefix}-{instance}-{stamp}", partition_key=instance)
+
+
+def dimension_keys(partition_key: str | dg.MultiPartitionKey, partitions_def: dg.MultiPartitionsDefinition) -> dict:
+    """The keys by dimension of a run's multi-partition key. A run launched with only the ``dagster/partition`` tag
+    (the GraphQL API, ``DagsterGraphQLClient``, a backfill of the string key) hands the step a plain string
+    (``"mo01|2026-11-26"``), not a ``MultiPartitionKey``: parse it with the definition."""
+    if isinstance(partition_key, dg.MultiPartitionKey):
+        return dict(partition_key.keys_by_dimension)
+    return dict(partitions_def.get_partition_key_from_str(partition_key).keys_by_dimension)

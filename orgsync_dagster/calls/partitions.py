@@ -5,6 +5,7 @@ import dagster as dg
 
 from orgsync_dagster.calls.config import parse_deployment
 from orgsync_dagster.lib import config as cfg
+from orgsync_dagster.partitions import dimension_keys
 
 _DEFINITION_SHAPE = parse_deployment(cfg.section("calls"))
 
@@ -21,7 +22,7 @@ SCHEDULE_TIMEZONE = _DEFINITION_SHAPE.timezone
 
 
 def candidate_and_day(context) -> tuple[str, str]:
-    keys = context.partition_key.keys_by_dimension
+    keys = dimension_keys(context.partition_key, calls_partitions)
     return keys["candidate"], keys["day"]
 
 

@@ -11,9 +11,12 @@ MongoDB operation each.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import pymongo
@@ -29,8 +32,72 @@ _indexed: set[tuple[str, str, str]] = set()
 _lock = threading.Lock()
 
 
+FILE_SCHEME = "mongomock+file://"  # local only: a mongomock kept in a JSON file, shared by the playground's runs
+
+
 def is_mock_uri(uri: str) -> bool:
-    return not uri or uri.startswith("mongomock://")
+    return not uri or uri.startswith(("mongomock://", FILE_SCHEME))
+
+
+def _file_of(uri: str) -> Path | None:
+    return Path(uri[len(FILE_SCHEME) :]) if uri.startswith(FILE_SCHEME) else None
+
+
+def _load_file(client, path: Path) -> None:
+    """Replace the stand-in's collections with the file's (written by another run's process)."""
+    if not path.exists():
+        return
+    from bson import json_util
+
+    data = json_util.loads(path.read_text(encoding="utf-8"), json_options=json_util.JSONOptions(tz_aware=True))
+    for db_name, collections in data.items():
+        for name, docs in collections.items():
+            coll = client[db_name][name]
+            coll.delete_many({})
+            if docs:
+                coll.insert_many(docs)
+
+
+def _save_file(client, path: Path) -> None:
+    from bson import json_util
+
+    data = {
+        db: {name: list(client[db][name].find({})) for name in client[db].list_collection_names()}
+        for db in client.list_database_names()
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json_util.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _file_lock(path: Path, mode: int):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def synced(uri: str) -> Iterator[None]:
+    """Around a write: with a ``mongomock+file://`` stand-in, reload the file, write, save it back, under an
+    exclusive file lock (runs are separate processes: each sees the others' calls). A no-op for anything else."""
+    path = _file_of(uri)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    client = client_for(uri)  # (created, and loaded under a shared lock, before the exclusive lock is taken)
+    with _file_lock(path, fcntl.LOCK_EX):
+        _load_file(client, path)
+        yield
+        _save_file(client, path)
 
 
 def client_for(uri: str):
@@ -48,6 +115,12 @@ def client_for(uri: str):
                 import mongomock  # local only (the [local] extra)
 
                 client = mongomock.MongoClient()
+                path = _file_of(uri)
+                if path is not None:
+                    import fcntl
+
+                    with _file_lock(path, fcntl.LOCK_SH):
+                        _load_file(client, path)
             else:
                 client = pymongo.MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
             _clients[uri] = client
@@ -61,12 +134,24 @@ def status_filter(statuses: Iterable[str | None]) -> dict:
     return {"$in": values}
 
 
+def _writes(method):
+    """A write of the store: with a file-backed stand-in, done under its lock between a reload and a save."""
+
+    def wrapper(self, *args, **kwargs):
+        with synced(self.uri):
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class CallsStoreResource(dg.ConfigurableResource):
     """MongoDB holding one document per Livevox call and its sync status (URI via EnvVar MONGODB_URI)."""
 
     uri: str = Field(
         default="",
-        description="MongoDB URI (EnvVar MONGODB_URI). Empty or mongomock://: in-process, local profile only.",
+        description="MongoDB URI (EnvVar MONGODB_URI). Empty or mongomock://: in-process, local profile only; "
+        "mongomock+file:///path: the same kept in a JSON file (the playground's runs share it), local only.",
     )
     database: str = Field(default="call_sync")
     collection: str = Field(default="calls")
@@ -130,6 +215,7 @@ class CallsStoreResource(dg.ConfigurableResource):
         return self.calls().distinct(field, query)
 
     # -- writes -------------------------------------------------------------------------------------------------
+    @_writes
     def set_status(
         self,
         call_id: str,
@@ -156,6 +242,7 @@ class CallsStoreResource(dg.ConfigurableResource):
             doc.pop("_id", None)
         return doc
 
+    @_writes
     def set_status_many(
         self, call_ids: list[str], expected: Iterable[str | None], new: str | None, set_fields: dict | None = None
     ) -> int:
@@ -168,9 +255,11 @@ class CallsStoreResource(dg.ConfigurableResource):
         )
         return result.modified_count
 
+    @_writes
     def update_where(self, query: dict, set_fields: dict) -> int:
         return self.calls().update_many(query, {"$set": set_fields}).modified_count
 
+    @_writes
     def upsert_calls(self, rows: list[tuple[str, dict | None, dict | None]]) -> tuple[int, int]:
         """Upsert CDR rows by call id: ``(id, $set fields, $setOnInsert fields)``. Returns (inserted, matched)."""
         ops = []
@@ -196,11 +285,13 @@ class CallsStoreResource(dg.ConfigurableResource):
         result = coll.bulk_write([UpdateOne({"id": cid}, upd, upsert=True) for cid, upd in ops], ordered=False)
         return result.upserted_count, result.matched_count
 
+    @_writes
     def insert_many(self, docs: list[dict]) -> int:
         """Seed documents as they are (demo, tests, benchmarks)."""
         return len(self.calls().insert_many(docs).inserted_ids) if docs else 0
 
     # -- partition locks (one run per candidate-day at a time) -------------------------------------------------
+    @_writes
     def acquire_lock(self, name: str, holder: str, lease_seconds: int, steal_from: Iterable[str] = ()) -> str | None:
         """Take or renew the lock ``name``. Returns None on success, else the current holder. A lock whose lease
         ran out, or whose holder is listed in ``steal_from`` (known dead), is taken over."""
@@ -222,5 +313,6 @@ class CallsStoreResource(dg.ConfigurableResource):
             current = self._locks().find_one({"_id": name}) or {}
             return current.get("holder") or "unknown"
 
+    @_writes
     def release_lock(self, name: str, holder: str) -> None:
         self._locks().update_one({"_id": name, "holder": holder}, {"$set": {"holder": None}})

@@ -9,7 +9,7 @@ import datetime as dt
 import dagster as dg
 
 from orgsync_dagster.lib import config as cfg
-from orgsync_dagster.partitions import van_instance_partitions
+from orgsync_dagster.partitions import dimension_keys, van_instance_partitions
 from orgsync_dagster.shifts.settings import ShiftsSettings
 
 DEFINITION = ShiftsSettings.from_config(cfg.section("shifts"))
@@ -23,7 +23,7 @@ shifts_partitions = dg.MultiPartitionsDefinition({"day": day_partitions, "instan
 
 
 def day_and_instance(context) -> tuple[dt.date, str]:
-    keys = context.partition_key.keys_by_dimension
+    keys = dimension_keys(context.partition_key, shifts_partitions)
     return dt.date.fromisoformat(keys["day"]), keys["instance"]
 
 

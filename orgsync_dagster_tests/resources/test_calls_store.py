@@ -89,6 +89,39 @@ def test_production_refuses_mongomock_and_a_missing_uri(monkeypatch):
     from orgsync_dagster.lib.profile import ProfileError
 
     monkeypatch.setenv("ORGSYNC_PROFILE", "production")
-    for uri in ("", f"mongomock://{uuid.uuid4().hex}"):
+    for uri in ("", f"mongomock://{uuid.uuid4().hex}", "mongomock+file:///tmp/orgsync-never/calls.json"):
         with pytest.raises(ProfileError, match="MONGODB_URI"):
             CallsStoreResource(uri=uri).get("1")
+
+
+_CHILD = """
+import datetime as dt, sys
+from orgsync_dagster.resources.calls_store import CallsStoreResource
+s = CallsStoreResource(uri=sys.argv[1])
+if sys.argv[2] == "load":  # as a calls_load_cdr run: new calls
+    t = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
+    print(s.upsert_calls([(str(i), {"district": "MI-01", "timestamp": t}, {"sync_status": None}) for i in range(5)]))
+else:  # as a later calls_sync run, in another process: claims what the first one loaded
+    print(sum(s.set_status(str(i), [None], "in_progress") is not None for i in range(5)))
+"""
+
+
+def test_the_file_backed_stand_in_is_shared_by_separate_processes(tmp_path):
+    """`orgsync dev`'s calls store: each run is its own process, and a later run sees what an earlier one wrote."""
+    import os
+    import subprocess
+    import sys
+
+    uri = f"mongomock+file://{tmp_path / 'calls_store.json'}"
+    env = {**os.environ, "ORGSYNC_PROFILE": "local"}
+
+    def child(step: str) -> str:
+        done = subprocess.run([sys.executable, "-c", _CHILD, uri, step], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert child("load") == "(5, 0)"
+    assert child("sync") == "5"
+    assert child("sync") == "0"  # already claimed: the second process saw the first one's writes
+    reader = CallsStoreResource(uri=uri)
+    assert {d["sync_status"] for d in reader.stream({})} == {"in_progress"}
