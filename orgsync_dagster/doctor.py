@@ -208,8 +208,9 @@ def _mongo_row(env: Mapping[str, str], timeout: float, local: bool) -> Row:
     uri = env.get("MONGODB_URI") or ""
     if not uri or uri.startswith(("mongomock://", "mongomock+file://")):
         if local:
-            where = "kept in a file, shared by local runs" if "+file" in uri else "calls live only inside one process"
-            return Row("MongoDB", INFO, f"mongomock stand-in (local profile: {where})")
+            if "+file" in uri:
+                return Row("MongoDB", INFO, "mongomock kept in a file (local profile: shared by local runs)")
+            return Row("MongoDB", INFO, "in-process mongomock (local profile: calls live only inside one process)")
         return Row("MongoDB", PROBLEM, "production needs a MongoDB (MONGODB_URI)")
     try:
         import pymongo
