@@ -44,20 +44,31 @@ def test_plain_check_agrees_with_the_regex_check_on_every_plain_value_mix():
             frame = frame.with_columns(
                 pl.Series(c, [rng.choice(PLAIN_VALUES) for _ in range(frame.height)], dtype=pl.String)
             )
-        assert columns_needing_normalising(frame, names, plain=True) == columns_needing_normalising(
-            frame, names, plain=False
-        )
+        expected = columns_needing_normalising(frame, names, plain=False)
+        assert columns_needing_normalising(frame, names, plain=True) == expected
+        if not any("\t" in (v or "") for c in names for v in frame[c].to_list()):  # a file without a tab byte
+            assert columns_needing_normalising(frame, names, plain=True, tabs=False) == expected
 
 
 def test_scan_bytes_reports_what_makes_a_file_plain_in_both_scanners(monkeypatch):
     from orgsync_dagster.membership.exports import validate
 
-    cases = [b"a,b\r\nx,y\r\n", b'a,b\nx,"y\rz"\n', "a,b\nJos\u00e9,y\n".encode(), b"a\x00,b\n", b"a,b\r", b"\r\n"]
+    cases = [
+        b"a,b\r\nx,\ty\r\n",
+        b"a,b\nx,\ty\n",
+        b"a,b\r\nx,y\r\n",
+        b'a,b\nx,"y\rz"\n',
+        "a,b\nJos\u00e9,y\n".encode(),
+        b"a\x00,b\n",
+        b"a,b\r",
+        b"\r\n",
+    ]
     for data, threshold in itertools.product(cases, (0, 1 << 40)):
         monkeypatch.setattr(validate, "NUMPY_SCAN_MIN_BYTES", threshold)
         scan = scan_bytes(data)
         assert scan.lines == data.count(b"\n") and scan.crs == data.count(b"\r")
         assert scan.crlfs == data.count(b"\r\n") and scan.ascii == data.isascii()
+        assert scan.tabs == data.count(b"\t")
         assert scan.controls == (b"\x00" in data)
 
 

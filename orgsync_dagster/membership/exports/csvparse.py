@@ -178,12 +178,13 @@ def validate(
     line_offset: int = 0,
     seen=None,
     plain: bool = False,
+    tabs: bool = True,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(canonical rows, quarantine) of a raw frame.  ``raw`` is consumed (its columns are moved out).
     ``line_offset``: added to the line numbers derived from the row index; ``seen``: the keys of earlier
     chunks (:class:`.stream.SeenKeys`), for duplicates across chunks."""
     names, key, extras, canon = hdr.names, hdr.key, hdr.extras, hdr.canon
-    dirty = columns_needing_normalising(raw, [*canon, *extras], plain=plain)
+    dirty = columns_needing_normalising(raw, [*canon, *extras], plain=plain, tabs=tabs)
     k = raw[key]
     if key in dirty:
         k = raw.select(normalise_expr(key))[key]
@@ -302,6 +303,7 @@ def parse_csv(
         controls=controls,
         # no field can start or end with whitespace other than a space or a tab (see columns_needing_normalising)
         plain=scan.ascii and not controls and scan.crs == scan.crlfs and line_feeds <= n + 1,
+        tabs=scan.tabs > 0,
     )
     info = {
         "encoding": encoding,
