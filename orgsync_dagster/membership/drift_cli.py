@@ -15,11 +15,11 @@ repair of the same target is running (waited --lock-wait seconds).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import sys
 import uuid
+
+from orgsync_dagster.membership.cli_common import finish, ledger_engine, run_locked, say, target_resource
 
 __all__ = ["register_resync", "run_resync_command"]
 
@@ -51,16 +51,6 @@ def register_resync(subparsers) -> None:
     p.set_defaults(func=run_resync_command)
 
 
-def _say(args, text: str) -> None:
-    print(text, file=sys.stderr if args.json else sys.stdout)
-
-
-def _finish(args, summary: dict, code: int) -> int:
-    if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-    return code
-
-
 def run_resync_command(args: argparse.Namespace) -> int:
     from orgsync_dagster.membership.mapping import scrub
 
@@ -77,7 +67,6 @@ def _run(args: argparse.Namespace) -> int:
     from orgsync_dagster.lib.config import ConfigError
     from orgsync_dagster.membership.drift import emails_in
     from orgsync_dagster.membership.exports import ExportError, read_export_file
-    from orgsync_dagster.membership.mapping import scrub
 
     try:
         from orgsync_dagster.membership.settings import settings
@@ -89,13 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.max_rps) and args.max_rps > 0):
         print("error: --max-rps must be a positive number", file=sys.stderr)
         return 2
-    from pydantic import ValidationError
-
-    from orgsync_dagster.resources.action_network import AN_DEFAULT_URL, ActionNetworkResource
-
-    api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
-    base_url = os.environ.get("ACTION_NETWORK_URL") or AN_DEFAULT_URL
-    if not api_key:
+    if not os.environ.get("ACTION_NETWORK_API_KEY", ""):
         print("error: ACTION_NETWORK_API_KEY is not set (resync reads the group's people)", file=sys.stderr)
         return 2
     if not math.isfinite(args.lock_wait) or args.lock_wait < 0:
@@ -103,11 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     # the same checks as the push (URL, rate) before anything is read or marked; the same ledger scope (the target:
     # scope name + URL + key fingerprint) and the same one-writer-per-target lock
-    try:
-        resource = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
-    except ValidationError as exc:
-        msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-        print(f"error: ACTION_NETWORK_URL / --max-rps: {msgs}", file=sys.stderr)
+    resource = target_resource(args, "ACTION_NETWORK_URL / --max-rps")
+    if resource is None:
         return 2
     key = args.key or s.key_column
     scope = resource.target_scope(args.scope or s.scope)
@@ -134,27 +114,17 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    from orgsync_dagster.lib.locks import LockBusy
-    from orgsync_dagster.membership.push import push_lock
-    from orgsync_dagster.resources.warehouse import engine_for
-
-    try:
-        engine = engine_for(args.warehouse_url or os.environ.get("ORGSYNC_WAREHOUSE_URL") or None)
-    except Exception as exc:
-        print(f"error: cannot open the ledger database: {scrub(str(exc))}", file=sys.stderr)
+    engine = ledger_engine(args)
+    if engine is None:
         return 2
     run_id = f"cli-resync-{uuid.uuid4().hex[:12]}"
-    lock = (
-        push_lock(engine, scope, wait_seconds=args.lock_wait, holder=f"orgsync membership resync {run_id}")
-        if args.apply
-        else contextlib.nullcontext()
+    return run_locked(
+        args,
+        engine,
+        scope,
+        f"orgsync membership resync {run_id}",
+        lambda: _resync(args, s, engine, resource, scope, run_id, parsed, protected),
     )
-    try:
-        with lock:
-            return _resync(args, s, engine, resource, scope, run_id, parsed, protected)
-    except LockBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return _finish(args, {"error": str(exc), "applied": False}, 4)
 
 
 def _resync(args, s, engine, resource, scope, run_id, parsed, protected) -> int:
@@ -172,7 +142,7 @@ def _resync(args, s, engine, resource, scope, run_id, parsed, protected) -> int:
                 refresh = None
             else:
                 refresh = refresh_mirror(engine, client, full=True)
-                _say(args, refresh.describe())
+                say(args, refresh.describe())
         except ApiError as exc:
             print(f"error: reading Action Network people failed: {scrub(str(exc))}", file=sys.stderr)
             return 2
@@ -199,38 +169,38 @@ def _resync(args, s, engine, resource, scope, run_id, parsed, protected) -> int:
             "applied": False,
         }
         c = plan.counts
-        _say(
+        say(
             args,
             f"drift: {c['missing']} missing, {c['update']} to update, {c['lapse']} to lapse; "
             f"{c['in_sync']} in sync, {c['untouched_not_member']} not members left alone",
         )
-        _say(
+        say(
             args,
             f"cost: {summary['mirror_requests']} requests to read the people, {dry.planned_requests} to write "
             f"the drift ({dry.skipped_done} already repaired)",
         )
         for item in plan.sample:
-            _say(args, f"  {item['kind']:8} {item['key']}  {', '.join(item['fields'])}")
+            say(args, f"  {item['kind']:8} {item['key']}  {', '.join(item['fields'])}")
         if not args.apply:
-            _say(args, "nothing was written (use --apply to repair)")
-            return _finish(args, summary, 0)
+            say(args, "nothing was written (use --apply to repair)")
+            return finish(args, summary, 0)
         refused = lapse_guard(plan, mirror, s.max_lapsed_share)
         if refused and not args.allow_mass_lapse:
             print(
                 f"error: refusing to repair: {refused}. Re-run with --allow-mass-lapse after checking.", file=sys.stderr
             )
-            return _finish(args, {**summary, "error": refused}, 3)
+            return finish(args, {**summary, "error": refused}, 3)
         before = client.requests_sent
         report, outcome = run_repair(
             engine, client, plan, scope=scope, run_id=run_id, concurrency=s.concurrency, dry_run=False
         )
         spent = client.requests_sent - before
     summary.update(outcome, applied=True, requests_spent=spent, errors=[scrub(e) for e in report.errors])
-    _say(
+    say(
         args,
         f"repaired: {outcome['repaired']} upserted, {outcome['lapsed']} lapsed, {outcome['failed']} failed, "
         f"{outcome['uncertain']} unresolved; {spent} write requests",
     )
     for err in summary["errors"][:5]:
         print(f"  {err}", file=sys.stderr)
-    return _finish(args, summary, 0 if report.ok else 1)
+    return finish(args, summary, 0 if report.ok else 1)

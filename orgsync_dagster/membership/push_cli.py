@@ -18,14 +18,14 @@ retry them), 2 bad input or configuration (nothing sent, nothing marked), 3 refu
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import math
 import os
 import sys
 import time
 import uuid
 from collections.abc import Sequence
+
+from orgsync_dagster.membership.cli_common import finish, ledger_engine, run_locked, say, target_resource
 
 __all__ = ["main", "register_push", "run_push_command"]
 
@@ -86,17 +86,11 @@ class _Progress:
         self.stream.flush()
 
 
-def _say(args, text: str) -> None:
-    print(text, file=sys.stderr if args.json else sys.stdout)
-
-
 def run_push_command(args: argparse.Namespace) -> int:
-    from orgsync_dagster.lib.locks import LockBusy
     from orgsync_dagster.membership.diff import diff_snapshots
     from orgsync_dagster.membership.exports import ExportError, read_export_file
     from orgsync_dagster.membership.guard import evaluate_guard
     from orgsync_dagster.membership.mapping import mapped_columns
-    from orgsync_dagster.membership.push import push_lock
     from orgsync_dagster.membership.settings import settings
 
     s = settings()
@@ -113,21 +107,11 @@ def run_push_command(args: argparse.Namespace) -> int:
         print("error: --lock-wait must be a number of seconds >= 0", file=sys.stderr)
         return 2
     # the target's configuration is checked before anything is read from or written to the ledger
-    from pydantic import ValidationError
-
-    from orgsync_dagster.resources.action_network import AN_DEFAULT_URL, ActionNetworkResource
-
-    api_key = os.environ.get("ACTION_NETWORK_API_KEY", "")
-    raw_url = os.environ.get("ACTION_NETWORK_URL")
-    base_url = AN_DEFAULT_URL if raw_url is None or raw_url == "" else raw_url
-    if args.apply and not api_key:
+    if args.apply and not os.environ.get("ACTION_NETWORK_API_KEY", ""):
         print("error: ACTION_NETWORK_API_KEY is not set", file=sys.stderr)
         return 2
-    try:
-        resource = ActionNetworkResource(api_key=api_key, base_url=base_url, requests_per_second=args.max_rps)
-    except ValidationError as exc:
-        msgs = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in exc.errors())
-        print(f"error: ACTION_NETWORK_URL: {msgs}", file=sys.stderr)
+    resource = target_resource(args)
+    if resource is None:
         return 2
     scope = resource.target_scope(scope_name)
     try:
@@ -153,28 +137,18 @@ def run_push_command(args: argparse.Namespace) -> int:
         max_quarantined_share=s.max_quarantined_share,
     )
 
-    from orgsync_dagster.resources.warehouse import engine_for
-
-    try:
-        engine = engine_for(args.warehouse_url or os.environ.get("ORGSYNC_WAREHOUSE_URL") or None)
-    except Exception as exc:
-        print(f"error: cannot open the ledger database: {exc}", file=sys.stderr)
+    engine = ledger_engine(args)
+    if engine is None:
         return 2
     run_id = f"cli-{uuid.uuid4().hex[:12]}"
     # one push per target: the lock covers the plan (ledger reads) and the push (ledger writes)
-    lock = (
-        push_lock(engine, scope, wait_seconds=args.lock_wait, holder=f"orgsync membership push {run_id}")
-        if args.apply
-        else contextlib.nullcontext()
+    return run_locked(
+        args,
+        engine,
+        scope,
+        f"orgsync membership push {run_id}",
+        lambda: _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, result, guard, concurrency),
     )
-    try:
-        with lock:
-            return _plan_and_push(
-                args, s, engine, resource, scope, run_id, key, older, newer, result, guard, concurrency
-            )
-    except LockBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return _finish(args, {"error": str(exc), "applied": False}, 4)
 
 
 def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, result, guard, concurrency) -> int:
@@ -254,7 +228,7 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
                     "(overrides): nothing was sent",
                     file=sys.stderr,
                 )
-                return _finish(args, {**summary, "error": scrub(str(exc)), "applied": False}, 1)
+                return finish(args, {**summary, "error": scrub(str(exc)), "applied": False}, 1)
             print(f"error: reading Action Network people (overrides) failed: {scrub(str(exc))}", file=sys.stderr)
             return 2
         except Exception as exc:  # the mirror of Action Network people (override_<field>) could not be read
@@ -269,29 +243,29 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
             applied=False,
         )
         c = plan.counts
-        _say(
+        say(
             args,
             f"plan: {c['new']} new, {c['updated']} updated, {c['lapsed']} lapsed, {c['unchanged']} unchanged"
             + (f", {c.get('carried_over', 0)} retried from earlier failures" if c.get("carried_over") else "")
             + (f", {c['email_changed']} e-mail change(s) on the same person" if c.get("email_changed") else ""),
         )
-        _say(
+        say(
             args,
             f"      {dry.skipped_done} already pushed (ledger); {dry.planned_requests} requests, about "
             f"{summary['estimated_seconds']:.0f} s at {args.max_rps:g} req/s; guard: {guard.description}",
         )
         if not args.apply:
             if not resource.api_key:
-                _say(args, "note: ACTION_NETWORK_API_KEY is not set: 'already pushed' is not known for any group")
-            _say(args, "nothing was sent (use --apply to push)")
-            return _finish(args, summary, 0)
+                say(args, "note: ACTION_NETWORK_API_KEY is not set: 'already pushed' is not known for any group")
+            say(args, "nothing was sent (use --apply to push)")
+            return finish(args, summary, 0)
         if guard.tripped and not args.allow_mass_lapse:
             print(
                 f"error: refusing to push: {guard.description.split('. Check')[0]}. Check the export, then re-run "
                 "with --allow-mass-lapse.",
                 file=sys.stderr,
             )
-            return _finish(args, summary, 3)
+            return finish(args, summary, 3)
         started = time.monotonic()
         progress = _Progress(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
         try:
@@ -300,11 +274,11 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
             )
         except KeyRefused as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return _finish(args, {**summary, "error": str(exc)}, 2)
+            return finish(args, {**summary, "error": str(exc)}, 2)
         except TargetUnreachable as exc:
             print(f"error: {scrub(str(exc))}", file=sys.stderr)
             out = {**summary, **exc.outcome, "error": scrub(str(exc)), "requests_sent": client.requests_sent}
-            return _finish(args, out, 1)
+            return finish(args, out, 1)
         seconds = time.monotonic() - started
     summary.update(outcome)
     summary.update(
@@ -314,7 +288,7 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
         requests_per_second=round(client.requests_sent / seconds, 2) if seconds > 0 else 0.0,
         errors=[scrub(e) for e in report.errors],
     )
-    _say(
+    say(
         args,
         f"pushed: {outcome['upserted']} upserted, {outcome['lapsed_in_action_network']} lapsed "
         f"({outcome['lapsed_not_in_action_network']} not found in Action Network: nothing written), "
@@ -324,13 +298,7 @@ def _plan_and_push(args, s, engine, resource, scope, run_id, key, older, newer, 
     )
     for err in summary["errors"][:5]:
         print(f"  {err}", file=sys.stderr)
-    return _finish(args, summary, 0 if report.ok else 1)
-
-
-def _finish(args, summary: dict, code: int) -> int:
-    if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-    return code
+    return finish(args, summary, 0 if report.ok else 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
