@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orgsync_dagster.membership.mapping import scrub
+
 
 @dataclass(frozen=True)
 class GuardResult:
@@ -77,7 +79,7 @@ def evaluate_guard(
             bool(reasons),
             lapsed_share,
             shrink_share,
-            f"rejected by {decision['decided_by']}: this export is never pushed ({figures})",
+            f"rejected by {scrub(decision['decided_by'])}: this export is never pushed ({figures})",
             quarantined_share,
         )
     if not reasons:
@@ -88,7 +90,7 @@ def evaluate_guard(
             True,
             lapsed_share,
             shrink_share,
-            f"approved by {decision['decided_by']} despite: " + "; ".join(reasons),
+            f"approved by {scrub(decision['decided_by'])} despite: " + "; ".join(reasons),
             quarantined_share,
         )
     how = "Check the export"

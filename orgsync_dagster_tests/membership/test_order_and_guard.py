@@ -55,3 +55,18 @@ def test_an_export_is_not_pushed_before_the_previous_one(env):
     assert env.run(pk1).success and mat_meta(env.run(pk2), SYNC_KEY)["requests_spent"] == 1
     r_old = env.run(pk1)  # re-applying the older export now would revert the newer one
     assert not r_old.success and "already pushed" in failure_message(r_old)
+
+
+def test_a_decision_by_an_e_mail_address_is_masked_in_the_guard_description():
+    """The description goes to Dagster's UI and Slack: a decider typed as an e-mail never shows in full."""
+    from orgsync_dagster.membership.guard import evaluate_guard
+
+    kw = {"max_lapsed_share": 0.05, "max_shrink_share": 0.05}
+    approved = evaluate_guard(
+        older_rows=100,
+        newer_rows=10,
+        lapsed=90,
+        decision={"decision": "approve", "decided_by": "dana@example.org"},
+        **kw,
+    )
+    assert approved.passed and "dana@example.org" not in approved.description and "da***@" in approved.description

@@ -55,10 +55,10 @@ def test_a_data_user_approves_a_blocked_export_with_a_note(login_as, site):
     assert f"{pk} approved (decision" in page.locator("#flash").inner_text()
     assert page.locator(f"#waiting tr[data-export='{pk}']").count() == 0
     recorded = store.latest_decision(site.engine, pk)
-    assert recorded["decision"] == "approve" and recorded["decided_by"] == USERS["data"]["email"]
+    assert recorded["decision"] == "approve" and recorded["decided_by"] == USERS["data"]["full_name"]
     assert recorded["note"] == "national confirmed 520 lapsed after the dues audit" and recorded["decided_at"]
     entry = page.locator(f"#decision-{recorded['id']}")
     assert entry.locator(".decision").inner_text() == "approved"
-    assert entry.locator(".by").inner_text() == USERS["data"]["email"]
+    assert entry.locator(".by").inner_text() == USERS["data"]["full_name"]
     assert entry.locator(".note").inner_text() == "national confirmed 520 lapsed after the dues audit"
     assert pk not in [e.partition_key for e in approvals.pending(site.engine)]

@@ -1,7 +1,7 @@
 """Staff: exports the membership mass-lapse guard blocked, approved or rejected here (issue 8).
 
 The same rules as ``orgsync membership approve|reject`` (``membership.approvals.decide``): who decides is the
-signed-in user (their e-mail), a note is required, a decision is final, a pushed export cannot be decided. An
+signed-in user (their name; their masked e-mail when the allow-list has no name), a note is required, a decision is final, a pushed export cannot be decided. An
 approval is pushed by the Dagster sensor ``membership_approval_sensor`` (no run config). The page shows counts
 only, never a member's data.
 
@@ -16,6 +16,7 @@ import functools
 
 from orgsync_dagster.lib import config as cfg
 from orgsync_dagster.membership import approvals
+from orgsync_dagster.membership.mapping import mask_key
 from orgsync_dagster.web.registry import page, ranks
 
 MEMBERSHIP_APPROVALS = ranks("DATA")
@@ -79,7 +80,9 @@ def membership_decide(ctx):
     decision = (ctx.form.get("decision") or "").strip()
     note = ctx.form.get("note") or ""
     try:
-        recorded = approvals.decide(ctx.engine, export, decision, ctx.user.email, note)
+        # recorded by name: the decision shows in Dagster's check descriptions and Slack, where no e-mail may go
+        by = (getattr(ctx.user, "full_name", "") or "").strip() or mask_key(ctx.user.email)
+        recorded = approvals.decide(ctx.engine, export, decision, by, note)
     except approvals.DecisionError as exc:
         return _render(ctx, status_code=400, error=f"Not recorded: {exc}.", export=export, note=note)
     if recorded["decision"] == approvals.APPROVE:
