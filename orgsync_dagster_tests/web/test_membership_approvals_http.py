@@ -79,7 +79,9 @@ def test_refusals_keep_the_note_and_a_decision_is_recorded_once(site):
     page = s.get(f"{site.url}{HOME}")
     assert "rejected (decision" in page.text and pk not in page.text.split('id="decisions"')[0].split("</h1>")[1]
     recorded = store.latest_decision(site.engine, pk)
-    assert recorded["decision"] == "reject" and recorded["decided_by"] == USERS["data"]["email"]
+    assert (
+        recorded["decision"] == "reject" and recorded["decided_by"] == USERS["data"]["full_name"]
+    )  # a name, never an e-mail
     assert recorded["note"] == "national sent a test file"
     r = post(export=pk, decision="approve", note="changed my mind")
     assert r.status_code == 400 and "a decision is final" in r.text
