@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from orgsync_dagster.membership.guard import evaluate_guard
+from orgsync_dagster.membership.guard import guard_with_settings
 from orgsync_dagster.membership.settings import MembershipSettings, settings
 from orgsync_dagster.membership.store import APPROVE, REJECT
 from orgsync_dagster.membership.tables import approvals, diffs, exports, pushes
@@ -132,15 +132,13 @@ def _states(conn, s: MembershipSettings, where=None) -> list[ExportState]:
         q = q.where(where)
     out = []
     for r in conn.execute(q).mappings():
-        guard = evaluate_guard(
+        guard = guard_with_settings(
+            s,
             older_rows=_int(r["older_rows"]),
             newer_rows=_int(r["newer_rows"]),
             lapsed=_int(r["lapsed"]),
-            max_lapsed_share=s.max_lapsed_share,
-            max_shrink_share=s.max_shrink_share,
             quarantined=_int(r["rows_quarantined"]),
             held=_int(r["held"]),
-            max_quarantined_share=s.max_quarantined_share,
         )
         decision = None
         if r["d_id"] is not None:

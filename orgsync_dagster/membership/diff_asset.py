@@ -10,7 +10,7 @@ from pydantic import Field
 from orgsync_dagster.lib.runtime import markdown_table
 from orgsync_dagster.membership import approvals, store
 from orgsync_dagster.membership.diff import CHANGED_COLUMNS, diff_snapshots
-from orgsync_dagster.membership.guard import evaluate_guard
+from orgsync_dagster.membership.guard import guard_with_settings
 from orgsync_dagster.membership.keys import DIFF_KEY, GUARD_CHECK, SNAPSHOT_KEY, export_partitions
 from orgsync_dagster.membership.mapping import mapped_columns, mask_key
 from orgsync_dagster.membership.settings import settings
@@ -109,17 +109,15 @@ def membership_diff(
         older, newer, key=key, compare_columns=compare, sample_size=s.sample_size, newer_quarantine=quarantine
     )
     store.store_diff(engine, pk, base["partition_key"] if base else None, result, CHANGED_COLUMNS)
-    guard = evaluate_guard(
+    guard = guard_with_settings(
+        s,
         older_rows=result.older_rows,
         newer_rows=result.newer_rows,
         lapsed=result.counts["lapsed"],
-        max_lapsed_share=s.max_lapsed_share,
-        max_shrink_share=s.max_shrink_share,
         decision=store.latest_decision(engine, pk),
         partition_key=pk,
         quarantined=quarantine.height,
         held=result.held_count,
-        max_quarantined_share=s.max_quarantined_share,
     )
     counts = result.to_dict()
     held = f"; held (key in a quarantined row, not lapsed): {result.held_count}" if result.held_count else ""

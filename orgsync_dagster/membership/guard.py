@@ -103,3 +103,16 @@ def evaluate_guard(
     return GuardResult(
         False, True, lapsed_share, shrink_share, "Blocked: " + "; ".join(reasons) + ". " + how, quarantined_share
     )
+
+
+def guard_with_settings(s, **counts) -> GuardResult:
+    """:func:`evaluate_guard` with the thresholds of the membership settings ``s`` (``max_lapsed_share``,
+    ``max_shrink_share``, ``max_quarantined_share``): the one way the CLI, the assets and the approvals judge an
+    export, so none of them can leave a threshold out. ``counts``: older_rows, newer_rows, lapsed, quarantined, held,
+    decision, partition_key."""
+    return evaluate_guard(
+        max_lapsed_share=s.max_lapsed_share,
+        max_shrink_share=s.max_shrink_share,
+        max_quarantined_share=s.max_quarantined_share,
+        **counts,
+    )

@@ -89,7 +89,7 @@ class _Progress:
 def run_push_command(args: argparse.Namespace) -> int:
     from orgsync_dagster.membership.diff import diff_snapshots
     from orgsync_dagster.membership.exports import ExportError, read_export_file
-    from orgsync_dagster.membership.guard import evaluate_guard
+    from orgsync_dagster.membership.guard import guard_with_settings
     from orgsync_dagster.membership.mapping import mapped_columns
     from orgsync_dagster.membership.settings import settings
 
@@ -126,15 +126,13 @@ def run_push_command(args: argparse.Namespace) -> int:
     for label, parsed in (("older", older), ("newer", newer)):
         q = f", {parsed.rows_quarantined} quarantined {parsed.quarantine_counts}" if parsed.rows_quarantined else ""
         print(f"{label}: {parsed.filename}: {parsed.rows_ok} members{q}", file=sys.stderr)
-    guard = evaluate_guard(
+    guard = guard_with_settings(
+        s,
         older_rows=result.older_rows,
         newer_rows=result.newer_rows,
         lapsed=result.counts["lapsed"],
-        max_lapsed_share=s.max_lapsed_share,
-        max_shrink_share=s.max_shrink_share,
         quarantined=newer.rows_quarantined,
         held=result.held_count,
-        max_quarantined_share=s.max_quarantined_share,
     )
 
     engine = ledger_engine(args)

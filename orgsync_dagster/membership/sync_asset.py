@@ -11,7 +11,7 @@ from orgsync_dagster.lib.locks import LockBusy
 from orgsync_dagster.lib.runtime import metered
 from orgsync_dagster.membership import store
 from orgsync_dagster.membership.diff_asset import membership_diff
-from orgsync_dagster.membership.guard import evaluate_guard
+from orgsync_dagster.membership.guard import guard_with_settings
 from orgsync_dagster.membership.keys import DIFF_KEY, PUSH_CHECK, SYNC_KEY, export_partitions
 from orgsync_dagster.membership.mapping import scrub
 from orgsync_dagster.membership.overrides import overrides_for_push
@@ -50,17 +50,15 @@ def _check_order(engine, pk: str, diff: dict, s) -> str | None:
     """Refuse pushes that would apply exports out of order (which would revert members)."""
     before = store.loaded_exports_before(engine, pk)
     base = before[0]["partition_key"] if before else None
-    guard = evaluate_guard(
+    guard = guard_with_settings(
+        s,
         older_rows=diff["older_rows"],
         newer_rows=diff["newer_rows"],
         lapsed=diff["lapsed"],
-        max_lapsed_share=s.max_lapsed_share,
-        max_shrink_share=s.max_shrink_share,
         decision=store.latest_decision(engine, pk),
         partition_key=pk,
         quarantined=int((store.get_export(engine, pk) or {}).get("rows_quarantined") or 0),
         held=int(diff.get("held") or 0),
-        max_quarantined_share=s.max_quarantined_share,
     )
     if not guard.passed:
         raise dg.Failure(f"Export {pk} is not pushed: {guard.description}", allow_retries=False)
