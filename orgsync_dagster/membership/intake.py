@@ -30,29 +30,14 @@ from email.policy import compat32
 from email.utils import getaddresses
 
 from orgsync_dagster.lib import config as cfg
+from orgsync_dagster.membership.exports.containers import EMAIL_HEADER_NAMES, is_zip
 from orgsync_dagster.membership.mapping import mask_key, scrub
 
 HEADER_LIMIT = 256 * 1024  # the header block is read from at most this many leading bytes
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 # A superset of exports.py's e-mail detection (more header names, a longer header block), so nothing that the
 # parser would open as an e-mail is judged here as a plain file.
-_KNOWN = {
-    b"mime-version",
-    b"content-type",
-    b"from",
-    b"to",
-    b"subject",
-    b"date",
-    b"received",
-    b"return-path",
-    b"message-id",
-    b"delivered-to",
-    b"x-ses-receipt",
-    b"dkim-signature",
-    b"authentication-results",
-    b"received-spf",
-}
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_KNOWN = EMAIL_HEADER_NAMES | {b"authentication-results", b"received-spf"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +106,7 @@ def scrub_message(text: str, *partition_keys: str) -> str:
 
 def header_block(data: bytes) -> bytes | None:
     """The RFC 822 header block of ``data`` (up to the first blank line), or None when it is not an e-mail."""
-    if data[:4] in _ZIP_MAGIC:
+    if is_zip(data):
         return None
     head = data[:HEADER_LIMIT]
     end = re.search(rb"\r?\n\r?\n", head)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from .model import ExportError, ParseLimits
 
-__all__ = ["inflate_zip", "is_zip", "looks_like_email", "read_email"]
+__all__ = ["EMAIL_HEADER_NAMES", "inflate_zip", "is_zip", "looks_like_email", "read_email"]
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?")
-_EMAIL_HEADER_NAMES = {
+EMAIL_HEADER_NAMES = {
     b"mime-version",
     b"content-type",
     b"from",
@@ -61,7 +61,7 @@ def looks_like_email(data: bytes) -> bool:
         m = _HEADER_LINE.match(line)
         if m is None:
             return False
-        if line.split(b":", 1)[0].strip().lower() in _EMAIL_HEADER_NAMES:
+        if line.split(b":", 1)[0].strip().lower() in EMAIL_HEADER_NAMES:
             known += 1
     return known >= 1 and len(lines) >= 2
 
