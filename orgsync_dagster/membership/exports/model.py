@@ -105,21 +105,27 @@ class ParsedExport:
 
     def summary(self) -> dict:
         """JSON-able bookkeeping (no row data)."""
-        return {
-            "filename": self.filename,
-            "container": self.container,
-            "member": self.member,
-            "encoding": self.encoding,
-            "format": self.format_name,
-            "parser": self.parser,
-            "key_column": self.key_column,
-            "rows_in": self.rows_in,
-            "rows_ok": self.rows_ok,
-            "rows_quarantined": self.rows_quarantined,
-            "quarantine_counts": self.quarantine_counts,
-            "extra_columns": list(self.extra_columns),
-            "warnings": list(self.warnings),
-        }
+        return export_summary(self)
+
+
+def export_summary(export) -> dict:
+    """The bookkeeping of a parsed export (:class:`ParsedExport`, or a streamed one after its iteration): JSON-able,
+    no row data."""
+    return {
+        "filename": export.filename,
+        "container": export.container,
+        "member": export.member,
+        "encoding": export.encoding,
+        "format": export.format_name,
+        "parser": export.parser,
+        "key_column": export.key_column,
+        "rows_in": export.rows_in,
+        "rows_ok": export.rows_ok,
+        "rows_quarantined": export.rows_quarantined,
+        "quarantine_counts": dict(export.quarantine_counts),
+        "extra_columns": list(export.extra_columns),
+        "warnings": list(export.warnings),
+    }
 
 
 def quarantined_values(quarantine: pl.DataFrame) -> pl.Series:

@@ -46,7 +46,7 @@ import polars as pl
 from .containers import inflate_zip, is_zip, looks_like_email, read_email
 from .csvparse import CsvHeader, parse_raw, read_header, refuse_mostly_blank, validate
 from .decoding import _FALLBACK_STATE, _UTF8_BOM, _FallbackCounter
-from .model import ExportError, ParsedExport, ParseLimits
+from .model import ExportError, ParsedExport, ParseLimits, export_summary
 from .validate import empty_quarantine, scan_bytes
 
 __all__ = ["ExportStream", "SeenKeys", "stream_export", "stream_export_file"]
@@ -372,21 +372,7 @@ class ExportStream:
 
     def summary(self) -> dict:
         """Like :meth:`ParsedExport.summary` (after the iteration)."""
-        return {
-            "filename": self.filename,
-            "container": self.container,
-            "member": self.member,
-            "encoding": self.encoding,
-            "format": self.format_name,
-            "parser": self.parser,
-            "key_column": self.key_column,
-            "rows_in": self.rows_in,
-            "rows_ok": self.rows_ok,
-            "rows_quarantined": self.rows_quarantined,
-            "quarantine_counts": dict(self.quarantine_counts),
-            "extra_columns": list(self.extra_columns),
-            "warnings": list(self.warnings),
-        }
+        return export_summary(self)
 
     def collect(self) -> ParsedExport:
         """Every batch in one :class:`ParsedExport` (tests and small files; the memory of the whole file)."""
