@@ -3,6 +3,7 @@ session (Debian's /usr/bin/chromium driven by Playwright; never a browser downlo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -163,22 +164,33 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def login(browser, site):
-    """``login("north")`` -> a Playwright page logged in as that user (its own browser context: own cookies)."""
+@contextlib.contextmanager
+def dev_logins(browser, base_url: str, *, enforce_csp: bool = True):
+    """Yields ``make(email)`` -> a Playwright page logged in through the local dev login, each in its own browser
+    context (own cookies); the contexts are closed afterwards. ``enforce_csp=False`` lets Playwright's
+    ``wait_for_function`` evaluate its checks."""
     contexts = []
 
-    def make(who: str):
-        context = browser.new_context(bypass_csp=True)  # lets Playwright's wait_for_function evaluate its checks
+    def make(email: str):
+        context = browser.new_context(bypass_csp=not enforce_csp)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.goto(f"{site.url}/login")
-        page.select_option("#dev-login select[name=email]", USERS[who]["email"])
+        page.goto(f"{base_url}/login")
+        page.select_option("#dev-login select[name=email]", email)
         page.click("#dev-login button")
         page.wait_for_load_state("domcontentloaded")
         return page
 
-    yield make
-    for c in contexts:
-        c.close()
+    try:
+        yield make
+    finally:
+        for c in contexts:
+            c.close()
+
+
+@pytest.fixture
+def login(browser, site):
+    """``login("north")`` -> a Playwright page logged in as that user (its own browser context: own cookies)."""
+    with dev_logins(browser, site.url, enforce_csp=False) as make:
+        yield lambda who: make(USERS[who]["email"])

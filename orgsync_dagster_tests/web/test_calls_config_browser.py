@@ -26,7 +26,7 @@ from orgsync_dagster.resources.van import VanResource
 from orgsync_dagster.resources.warehouse import WarehouseResource
 from orgsync_dagster_tests.calls.conftest import AWS_ENV, write_config
 
-from .conftest import USERS
+from .conftest import USERS, dev_logins
 from .test_calls_config_support import STAFF, calls_site, config_store
 
 _ = calls_site  # the fixture is used by name
@@ -37,22 +37,8 @@ DAY, NEXT_DAY = "2026-03-05", "2026-03-06"
 @pytest.fixture
 def login_as(browser, calls_site):
     """``login_as(email)`` -> a page logged in (own browser context, own cookies; the CSP is enforced)."""
-    contexts = []
-
-    def make(email: str):
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(f"{calls_site.url}/login")
-        page.select_option("#dev-login select[name=email]", email)
-        page.click("#dev-login button")
-        page.wait_for_load_state("domcontentloaded")
-        return page
-
-    yield make
-    for c in contexts:
-        c.close()
+    with dev_logins(browser, calls_site.url) as make:
+        yield make
 
 
 def row_of(page, key: str) -> str:

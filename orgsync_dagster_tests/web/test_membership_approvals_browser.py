@@ -8,7 +8,7 @@ import pytest
 
 from orgsync_dagster.membership import approvals, store
 
-from .conftest import USERS
+from .conftest import USERS, dev_logins
 from .membership_approvals_support import SECRET_EMAIL, seed_blocked
 
 pytestmark = pytest.mark.slow
@@ -17,22 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def login_as(browser, site):
     """``login_as(email)`` -> a page logged in (own browser context, own cookies; the CSP is enforced)."""
-    contexts = []
-
-    def make(email: str):
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(f"{site.url}/login")
-        page.select_option("#dev-login select[name=email]", email)
-        page.click("#dev-login button")
-        page.wait_for_load_state("domcontentloaded")
-        return page
-
-    yield make
-    for c in contexts:
-        c.close()
+    with dev_logins(browser, site.url) as make:
+        yield make
 
 
 def test_a_data_user_approves_a_blocked_export_with_a_note(login_as, site):
